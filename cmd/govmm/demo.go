@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/govmm/govmm/guests"
+	"github.com/govmm/govmm/machine"
+)
+
+// demoCmd runs the built-in guest (guests.Hello) at CPL 3 in long mode, the
+// one mode that runs natively even where guest ring 0 is emulated.
+func demoCmd(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("govmm demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	stats := fs.Bool("stats", false, "print exit statistics to stderr at exit")
+	verbose := fs.Bool("v", false, "log what govmm does to stderr")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return machine.ExitUsage
+	}
+	cfg := machine.Config{
+		MemSize:  16 << 20,
+		RawImage: guests.Hello,
+		RawMode:  machine.RawUser,
+		Console:  stdout,
+		Stats:    *stats,
+	}
+	if *verbose {
+		cfg.Log = stderr
+	}
+	m, err := machine.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "govmm demo: %v\n", err)
+		return machine.ExitError
+	}
+	defer m.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	start := time.Now()
+	res := m.Run(ctx)
+	if *stats {
+		m.WriteStats(stderr)
+		fmt.Fprintf(stderr, "demo ran in %v\n", time.Since(start).Round(time.Microsecond))
+	}
+	if res.Code != machine.ExitOK || *verbose {
+		fmt.Fprintf(stderr, "govmm: %v\n", res)
+	}
+	return res.Code
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/govmm/govmm/compat"
+	"github.com/govmm/govmm/console"
+	"github.com/govmm/govmm/machine"
+)
+
+// runFlags are the flags of "govmm run", spelled as QEMU spells them.
+type runFlags struct {
+	kernel, initrd, cmdline string
+	mem                     string
+	smp                     int
+	timeout                 time.Duration
+	stats, verbose          bool
+	compat                  string
+	raw, rawMode, rawAddr   string
+}
+
+func (f *runFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.kernel, "kernel", "", "Linux kernel to boot: a bzImage, or an ELF vmlinux (PVH entry)")
+	fs.StringVar(&f.initrd, "initrd", "", "initial ramdisk (an uncompressed cpio boots fastest)")
+	fs.StringVar(&f.cmdline, "append", "console=ttyS0", "kernel command line")
+	fs.StringVar(&f.mem, "m", "256M", "guest RAM (256M, 1G; a plain number is MiB)")
+	fs.IntVar(&f.smp, "smp", 1, "number of VCPUs")
+	fs.DurationVar(&f.timeout, "timeout", 0, "stop the guest after this long and exit 124 (0: no limit)")
+	fs.BoolVar(&f.stats, "stats", false, "print exit statistics to stderr at exit")
+	fs.BoolVar(&f.verbose, "v", false, "log what govmm does to stderr")
+	fs.StringVar(&f.compat, "compat", "auto", "emulated-ring-0 host fix-ups: auto, on or off")
+	fs.StringVar(&f.raw, "raw", "", "flat binary to run instead of a kernel")
+	fs.StringVar(&f.rawMode, "raw-mode", "real", "CPU mode for -raw: real, long or user (64-bit CPL 3, IOPL 3)")
+	fs.StringVar(&f.rawAddr, "raw-addr", "0x10000", "load and entry address for -raw")
+}
+
+// config turns flags into a machine.Config; errors are usage errors.
+func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
+	var cfg machine.Config
+	if (f.kernel == "") == (f.raw == "") {
+		return cfg, errors.New("give exactly one of -kernel and -raw")
+	}
+	if f.raw != "" && f.initrd != "" {
+		return cfg, errors.New("-initrd needs -kernel")
+	}
+	mem, err := parseSize(f.mem)
+	if err != nil {
+		return cfg, err
+	}
+	mode, err := machine.ParseRawMode(f.rawMode)
+	if err != nil {
+		return cfg, err
+	}
+	addr, err := parseAddr("-raw-addr", f.rawAddr)
+	if err != nil {
+		return cfg, err
+	}
+	cm, err := compat.ParseMode(f.compat)
+	if err != nil {
+		return cfg, err
+	}
+	if f.timeout < 0 {
+		return cfg, fmt.Errorf("-timeout %v: must not be negative", f.timeout)
+	}
+	cfg = machine.Config{
+		MemSize: mem, CPUs: f.smp,
+		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.cmdline,
+		Raw: f.raw, RawMode: mode, RawAddr: addr,
+		Console: stdout, Compat: cm, Stats: f.stats,
+	}
+	if f.verbose {
+		cfg.Log = stderr
+	}
+	return cfg, nil
+}
+
+func runCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("govmm run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f runFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return machine.ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "govmm run: unexpected argument %q\n", fs.Arg(0))
+		return machine.ExitUsage
+	}
+	cfg, err := f.config(stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "govmm run: %v\n", err)
+		return machine.ExitUsage
+	}
+	return boot(cfg, f.timeout, stdin, stderr)
+}
+
+// boot creates the machine, wires the console and signals, runs it and
+// reports the outcome. It returns the exit code.
+func boot(cfg machine.Config, timeout time.Duration, stdin *os.File, stderr io.Writer) int {
+	m, err := machine.New(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "govmm: %v\n", err)
+		return machine.ExitError
+	}
+	defer m.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	// SIGINT and SIGTERM end the run like a power cut, but through Close,
+	// so disks are flushed; the exit code is 128 + the signal number.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	var gotSig shared[syscall.Signal]
+	go func() {
+		if s, ok := <-sigs; ok {
+			gotSig.store(s.(syscall.Signal))
+			cancel()
+		}
+	}()
+	var quit shared[bool]
+	if stdin != nil {
+		restore, err := console.Start(stdin, m.UART.Input, func() { quit.store(true); cancel() })
+		if err != nil {
+			fmt.Fprintf(stderr, "govmm: stdin: %v\n", err)
+			return machine.ExitError
+		}
+		defer restore()
+	}
+
+	res := m.Run(ctx)
+	if res.Code == machine.ExitInterrupt {
+		if quit.load() {
+			res = machine.Result{Code: machine.ExitOK, Reason: "quit (Ctrl-A x)"}
+		} else if s := gotSig.load(); s != 0 {
+			res.Code = 128 + int(s)
+			res.Reason = "stopped by " + strings.ToUpper(unixSignalName(s))
+		}
+	}
+	if cfg.Stats {
+		m.WriteStats(stderr)
+	}
+	if res.Code != machine.ExitOK || cfg.Log != nil {
+		fmt.Fprintf(stderr, "govmm: %v\n", res)
+	}
+	if err := m.Close(); err != nil {
+		fmt.Fprintf(stderr, "govmm: closing the VM: %v\n", err)
+		if res.Code == machine.ExitOK {
+			return machine.ExitError
+		}
+	}
+	return res.Code
+}
+
+func unixSignalName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "sigint"
+	case syscall.SIGTERM:
+		return "sigterm"
+	}
+	return s.String()
+}

@@ -1,0 +1,71 @@
+package machine
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/govmm/govmm/compat"
+)
+
+// RawMode is the CPU mode a raw (-raw) guest starts in.
+type RawMode int
+
+// Raw guest modes.
+const (
+	// RawReal starts in 16-bit real mode with CS:IP at the load address.
+	RawReal RawMode = iota
+	// RawLong starts in 64-bit mode at CPL 0 on the identity map.
+	RawLong
+	// RawUser starts in 64-bit mode at CPL 3 with IOPL 3, so that ring-3
+	// code may use IN/OUT: the mode that runs natively on emulated-ring-0
+	// hosts.
+	RawUser
+)
+
+// ParseRawMode parses -raw-mode.
+func ParseRawMode(s string) (RawMode, error) {
+	switch s {
+	case "real":
+		return RawReal, nil
+	case "long":
+		return RawLong, nil
+	case "user":
+		return RawUser, nil
+	}
+	return 0, fmt.Errorf("-raw-mode: %q is not real, long or user", s)
+}
+
+func (r RawMode) String() string { return [...]string{"real", "long", "user"}[r] }
+
+// Config describes one virtual machine. Exactly one of Kernel, Raw or
+// RawImage is set.
+type Config struct {
+	// MemSize is guest RAM in bytes.
+	MemSize uint64
+	// CPUs is the number of VCPUs (1 when zero).
+	CPUs int
+
+	// Kernel is a bzImage or an ELF vmlinux (booted through PVH); Initrd
+	// and Cmdline go with it.
+	Kernel  string
+	Initrd  string
+	Cmdline string
+
+	// Raw is a flat binary loaded at RawAddr (rawDefaultAddr when zero)
+	// and started in RawMode. RawImage is the same from memory (the demo).
+	Raw      string
+	RawImage []byte
+	RawMode  RawMode
+	RawAddr  uint64
+
+	// Console receives the serial port's output.
+	Console io.Writer
+	// Log receives -v messages; nil discards them.
+	Log io.Writer
+	// Compat selects the emulated-ring-0 compatibility layer.
+	Compat compat.Mode
+	// Stats turns on exit timing for the -stats table.
+	Stats bool
+	// KVMPath is the KVM device, /dev/kvm when empty.
+	KVMPath string
+}

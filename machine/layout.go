@@ -1,0 +1,105 @@
+package machine
+
+// Every guest-physical address govmm uses, in one place (as Firecracker's
+// layout.rs). The picture, low to high:
+//
+//	0x0000_0000  real-mode IVT and BIOS data area (left zero)
+//	0x0000_0500  boot GDT (gdtEntries descriptors)
+//	0x0000_0700  boot IDT (limit 0: any exception in a raw guest triple-faults)
+//	0x0000_1000  TSS and its I/O permission bitmap (all ports open), to 0x3069
+//	0x0000_6000  PVH: struct hvm_start_info, module list, memory map
+//	0x0000_7000  Linux zero page (struct boot_params)
+//	0x0000_8000  top of the raw guest's stack (grows down)
+//	0x0000_9000  PML4, then PDPT at 0xA000, then four PDs at 0xB000-0xEFFF:
+//	             an identity map of the first 4 GiB with 2 MiB pages
+//	0x0001_0000  default load address of a raw guest (-raw-addr)
+//	0x0002_0000  kernel command line (cmdlineMax bytes)
+//	0x0009_FC00  MP table (the last KiB of base memory)      e820 reserved
+//	0x000A_0000  VGA and BIOS ROM hole                        e820 reserved
+//	0x0010_0000  kernel: bzImage protected-mode code, or vmlinux PT_LOADs
+//	    ...      initrd, placed at the top of low RAM
+//	0xC000_0000  PCI MMIO window (BARs)                       e820 reserved
+//	0xFEC0_0000  IOAPIC (in-kernel irqchip)                   e820 reserved
+//	0xFEE0_0000  local APICs (in-kernel irqchip)              e820 reserved
+//	0xFFFB_C000  VT-x identity-map page, then the 3-page real-mode TSS
+//	0x1_0000_0000 RAM above 4 GiB, when -m exceeds the low-RAM limit
+const (
+	// gdtAddr holds the boot GDT; idtAddr an empty IDT.
+	gdtAddr = 0x500
+	idtAddr = 0x700
+	// tssAddr is the 64-bit TSS the GDT names, with an all-zero I/O
+	// permission bitmap (every port allowed at CPL 3) up to 0x3069.
+	tssAddr = 0x1000
+
+	// startInfoAddr is the PVH struct hvm_start_info; the module list and
+	// the memory map follow it inside the same page.
+	startInfoAddr = 0x6000
+	modlistAddr   = 0x6100
+	memmapAddr    = 0x6200
+	memmapMax     = (0x7000 - memmapAddr) / 24 // hvm_memmap_table_entry is 24 bytes
+
+	// zeroPageAddr is struct boot_params for the 64-bit Linux boot protocol.
+	zeroPageAddr = 0x7000
+
+	// rawStackTop is the initial RSP/SP of a raw guest.
+	rawStackTop = 0x8000
+
+	// Identity-mapping page tables.
+	pml4Addr = 0x9000
+	pdptAddr = 0xA000
+	pdAddr   = 0xB000 // four page directories, one per GiB
+	pdCount  = 4
+
+	// rawDefaultAddr is where -raw loads a flat binary unless -raw-addr says
+	// otherwise.
+	rawDefaultAddr = 0x10000
+
+	// cmdlineAddr holds the NUL-terminated kernel command line.
+	cmdlineAddr = 0x20000
+	cmdlineMax  = 0x10000
+
+	// mptableAddr is the MP floating pointer and table (Intel MP spec 1.4
+	// §4: the BIOS may place it in the last KiB of base memory).
+	mptableAddr = 0x9FC00
+	// lowRAMEnd is where base memory stops: the legacy hole follows.
+	lowRAMEnd = 0x9FC00
+	// legacyHoleEnd is the end of the VGA/BIOS hole.
+	legacyHoleEnd = 0x100000
+
+	// kernelAddr is the load address of the 64-bit kernel (boot.rst: the
+	// protected-mode kernel is loaded at 0x100000 when LOADED_HIGH is set).
+	kernelAddr = 0x100000
+
+	// pciMMIOBase and pciMMIOSize delimit the PCI BAR window; RAM below
+	// 4 GiB stops at pciMMIOBase.
+	pciMMIOBase = 0xC000_0000
+	pciMMIOSize = 0x1000_0000
+	// lowRAMLimit is the highest address low RAM may reach.
+	lowRAMLimit = pciMMIOBase
+
+	ioapicAddr = 0xFEC0_0000
+	lapicAddr  = 0xFEE0_0000
+	// apicRegionEnd ends the reserved APIC range in e820.
+	apicRegionEnd = 0xFEF0_0000
+
+	// identityMapAddr and tssRegionAddr are the pages KVM needs on VT-x
+	// hosts to run real mode (KVM_SET_IDENTITY_MAP_ADDR, KVM_SET_TSS_ADDR).
+	identityMapAddr = 0xFFFB_C000
+	tssRegionAddr   = 0xFFFB_D000
+
+	// highRAMBase is where RAM beyond lowRAMLimit continues.
+	highRAMBase = 0x1_0000_0000
+
+	// minMemory is the smallest -m govmm accepts: the fixed low structures
+	// plus room for a raw guest.
+	minMemory = 2 << 20
+)
+
+// Legacy I/O ports.
+const (
+	com1Port    = 0x3F8
+	com1IRQ     = 4
+	i8042Data   = 0x60
+	i8042Cmd    = 0x64
+	pciConfPort = 0xCF8
+)

@@ -1,0 +1,279 @@
+// Package machine assembles a virtual machine from KVM, guest memory, buses
+// and devices, loads a guest into it and runs its VCPUs.
+//
+// Data flows one way: a VCPU exit reaches the VCPU loop (vcpu.go), the loop
+// asks a Bus for the device at the address, and the device sees only an
+// offset and bytes. Devices raise interrupts through small interfaces backed
+// by the in-kernel irqchip; they never import this package.
+package machine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/govmm/govmm/compat"
+	"github.com/govmm/govmm/devices/i8042"
+	"github.com/govmm/govmm/devices/serial"
+	"github.com/govmm/govmm/kvm"
+	"github.com/govmm/govmm/memory"
+)
+
+// Machine is one VM with its devices, ready to run once.
+type Machine struct {
+	cfg Config
+	sys *kvm.System
+	vm  *kvm.VM
+	// ram holds the host mappings behind mem, to unmap on Close.
+	ram [][]byte
+	mem *memory.Memory
+
+	pio, mmio *Bus
+	// UART is COM1; the command feeds it host input.
+	UART *serial.UART
+
+	vcpus []*vcpu
+	// compat is true when the emulated-ring-0 fix-ups are on.
+	compat bool
+
+	// stopping is set once the run is over; VCPU loops then return.
+	stopping atomic.Bool
+	// resultOnce guards result: the first outcome wins.
+	resultOnce sync.Once
+	result     Result
+	done       chan struct{}
+	// closers are device cleanups run by Close, in reverse order.
+	closers []func() error
+}
+
+// New builds the VM described by cfg and loads its guest. On error nothing
+// is left behind: every resource New acquired is released.
+func New(cfg Config) (m *Machine, err error) {
+	if cfg.CPUs == 0 {
+		cfg.CPUs = 1
+	}
+	if cfg.KVMPath == "" {
+		cfg.KVMPath = "/dev/kvm"
+	}
+	if cfg.Console == nil {
+		cfg.Console = io.Discard
+	}
+	if cfg.MemSize < minMemory {
+		return nil, fmt.Errorf("-m: %d MiB is too small; govmm needs at least %d MiB", cfg.MemSize>>20, minMemory>>20)
+	}
+	if cfg.CPUs < 1 || cfg.CPUs > maxCPUs {
+		return nil, fmt.Errorf("-smp: %d CPUs; govmm supports 1 to %d", cfg.CPUs, maxCPUs)
+	}
+	m = &Machine{cfg: cfg, done: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			m.Close()
+			m = nil
+		}
+	}()
+	if err := m.createVM(); err != nil {
+		return nil, err
+	}
+	if err := m.createMemory(); err != nil {
+		return nil, err
+	}
+	if err := m.createDevices(); err != nil {
+		return nil, err
+	}
+	if err := m.createVCPUs(); err != nil {
+		return nil, err
+	}
+	if err := m.load(); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (m *Machine) logf(format string, args ...any) {
+	if m.cfg.Log != nil {
+		fmt.Fprintf(m.cfg.Log, "govmm: "+format+"\n", args...)
+	}
+}
+
+func (m *Machine) createVM() error {
+	sys, err := kvm.Open(m.cfg.KVMPath)
+	if err != nil {
+		return err
+	}
+	m.sys = sys
+	for _, c := range []kvm.Cap{kvm.CapIRQChip, kvm.CapUserMemory, kvm.CapPIT2, kvm.CapImmediateExit, kvm.CapIOEventFD, kvm.CapSetTSSAddr} {
+		if n, err := sys.CheckExtension(c); err != nil || n == 0 {
+			return fmt.Errorf("%s: this KVM lacks %v, which govmm needs", m.cfg.KVMPath, c)
+		}
+	}
+	if m.vm, err = sys.CreateVM(); err != nil {
+		return err
+	}
+	if err := m.vm.SetTSSAddr(tssRegionAddr); err != nil {
+		return err
+	}
+	if err := m.vm.SetIdentityMapAddr(identityMapAddr); err != nil {
+		return err
+	}
+	if err := m.vm.CreateIRQChip(); err != nil {
+		return err
+	}
+	if err := m.vm.CreatePIT2(); err != nil {
+		return err
+	}
+	host := compat.DetectHost()
+	m.compat = compat.Enabled(m.cfg.Compat, host)
+	m.logf("host: guest ring 0 %s (%s); compat %v -> %v", map[bool]string{true: "emulated", false: "in hardware"}[host.EmulatedRing0], host.Why, m.cfg.Compat, m.compat)
+	return nil
+}
+
+// createMemory maps RAM: low RAM from 0 up to lowRAMLimit, the rest from
+// highRAMBase (layout.go).
+func (m *Machine) createMemory() error {
+	low := min(m.cfg.MemSize, lowRAMLimit)
+	var regions []memory.Region
+	for i, r := range []struct{ start, size uint64 }{
+		{0, low},
+		{highRAMBase, m.cfg.MemSize - low},
+	} {
+		if r.size == 0 {
+			continue
+		}
+		b, err := memory.MapAnonymous(r.size)
+		if err != nil {
+			return fmt.Errorf("-m %d MiB: %w", m.cfg.MemSize>>20, err)
+		}
+		m.ram = append(m.ram, b)
+		if err := m.vm.SetUserMemoryRegion(uint32(i), r.start, b); err != nil {
+			return err
+		}
+		regions = append(regions, memory.Region{Start: memory.GuestAddress(r.start), Data: b})
+	}
+	mem, err := memory.New(regions...)
+	if err != nil {
+		return err
+	}
+	m.mem = mem
+	return nil
+}
+
+// irqLine drives one input of the in-kernel irqchip (KVM_IRQ_LINE).
+type irqLine struct {
+	vm  *kvm.VM
+	gsi uint32
+	// errs counts failed ioctls; an interrupt cannot report an error.
+	errs atomic.Uint64
+}
+
+func (l *irqLine) SetLevel(high bool) {
+	if l.vm.IRQLine(l.gsi, high) != nil {
+		l.errs.Add(1)
+	}
+}
+
+func (m *Machine) createDevices() error {
+	m.pio = NewBus("pio")
+	m.mmio = NewBus("mmio")
+	unknown := func(bus string) func(bool, uint64, int) {
+		return func(write bool, addr uint64, n int) {
+			op := map[bool]string{true: "write to", false: "read from"}[write]
+			m.logf("%s %s unknown %s address %#x (%d bytes)", "guest", op, bus, addr, n)
+		}
+	}
+	m.pio.unknownLog, m.mmio.unknownLog = unknown("port"), unknown("MMIO")
+
+	m.UART = serial.New(m.cfg.Console, &irqLine{vm: m.vm, gsi: com1IRQ})
+	if err := m.pio.Register("com1", com1Port, 8, m.UART); err != nil {
+		return err
+	}
+	kbd := i8042.New(func() { m.finish(Result{Code: ExitOK, Reason: "guest reset (i8042 command 0xfe)"}) })
+	if err := m.pio.Register("i8042-data", i8042Data, 1, kbd.DataPort()); err != nil {
+		return err
+	}
+	return m.pio.Register("i8042-cmd", i8042Cmd, 1, kbd.CommandPort())
+}
+
+// Memory is the guest's RAM, for tests and tools.
+func (m *Machine) Memory() *memory.Memory { return m.mem }
+
+// finish records the run's outcome (the first one wins) and stops every VCPU.
+func (m *Machine) finish(r Result) {
+	m.resultOnce.Do(func() {
+		m.result = r
+		m.stopping.Store(true)
+		for _, v := range m.vcpus {
+			v.stop()
+		}
+		close(m.done)
+	})
+}
+
+// Run runs the guest until it resets, powers off, crashes, or ctx ends. A
+// ctx deadline gives ExitTimeout; a cancelled ctx gives ExitInterrupt.
+func (m *Machine) Run(ctx context.Context) Result {
+	var wg sync.WaitGroup
+	for _, v := range m.vcpus {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v.loop()
+		}()
+	}
+	stopSampler := m.startSampler()
+	select {
+	case <-m.done:
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			m.finish(Result{Code: ExitTimeout, Reason: "timeout: the guest was still running"})
+		} else {
+			m.finish(Result{Code: ExitInterrupt, Reason: "interrupted"})
+		}
+	}
+	stopSampler()
+	wg.Wait()
+	return m.result
+}
+
+// Close releases everything the machine holds. It is safe after a failed New
+// and safe to call twice.
+func (m *Machine) Close() error {
+	var errs []error
+	for i := len(m.closers) - 1; i >= 0; i-- {
+		errs = append(errs, m.closers[i]())
+	}
+	m.closers = nil
+	for _, v := range m.vcpus {
+		errs = append(errs, v.cpu.Close())
+	}
+	m.vcpus = nil
+	if m.vm != nil {
+		errs = append(errs, m.vm.Close())
+		m.vm = nil
+	}
+	for _, b := range m.ram {
+		errs = append(errs, memory.Unmap(b))
+	}
+	m.ram = nil
+	if m.sys != nil {
+		errs = append(errs, m.sys.Close())
+		m.sys = nil
+	}
+	return errors.Join(errs...)
+}
+
+// readFile reads a user-supplied file with an error that names it.
+func readFile(flag, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	return b, nil
+}

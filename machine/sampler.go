@@ -1,0 +1,82 @@
+package machine
+
+import (
+	"time"
+
+	"github.com/govmm/govmm/compat"
+	"github.com/govmm/govmm/kvm"
+)
+
+// samplePeriod is how often the sampler looks at every VCPU. Two samples in a
+// row decide a hang, so a halted guest is reported within about a second.
+const samplePeriod = 500 * time.Millisecond
+
+// startSampler periodically interrupts each VCPU so that its loop samples
+// its own registers (only the VCPU's thread may read them). It returns a
+// function that stops the sampler.
+func (m *Machine) startSampler() (stop func()) {
+	t := time.NewTicker(samplePeriod)
+	quit := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-quit:
+				return
+			case <-t.C:
+				for _, v := range m.vcpus {
+					v.sampleReq.Store(true)
+					v.kick()
+				}
+			}
+		}
+	}()
+	return func() { t.Stop(); close(quit) }
+}
+
+// sample runs on the VCPU's own thread after a kick. It detects:
+//   - a guest halted with interrupts disabled: nothing but an NMI can wake
+//     it, so it is a crash (for example the kernel's halt after a failed
+//     power-off, or a raw guest's cli; hlt);
+//   - with compat on, an instruction that never completes on this host,
+//     which compat.OnStuck completes for the guest.
+func (v *vcpu) sample() {
+	regs, err := v.cpu.Regs()
+	if err != nil {
+		return
+	}
+	state, err := v.cpu.MPState()
+	if err == nil && state == kvm.MPStateHalted && regs.RFLAGS&(1<<9) == 0 {
+		if v.haltedSamples.Add(1) >= 2 && v.m.allHaltedForever(v) {
+			v.crash("guest halted with interrupts disabled")
+		}
+		return
+	}
+	v.haltedSamples.Store(0)
+	stuck := regs.RIP == v.lastRIP
+	v.lastRIP = regs.RIP
+	if !stuck || !v.m.compat {
+		return
+	}
+	code, mode, err := v.codeAtRIP()
+	if err != nil {
+		return
+	}
+	if a, ok := compat.OnStuck(code, mode); ok {
+		if v.apply(a) == nil {
+			v.stats.fixups[a.Name]++
+			v.m.logf("compat: vcpu %d: completed %s at RIP %#x (RAX=-KVM_ENOSYS)", v.id, a.Name, regs.RIP)
+		}
+	}
+}
+
+// allHaltedForever reports whether every VCPU except self (already checked)
+// was last seen halted with interrupts off. One halted CPU of many is just
+// an offline CPU.
+func (m *Machine) allHaltedForever(self *vcpu) bool {
+	for _, v := range m.vcpus {
+		if v != self && v.haltedSamples.Load() < 2 {
+			return false
+		}
+	}
+	return true
+}

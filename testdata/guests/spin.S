@@ -1,0 +1,3 @@
+.intel_syntax noprefix
+.code64
+1:  jmp 1b

@@ -1,0 +1,3 @@
+.intel_syntax noprefix
+.code64
+    ud2

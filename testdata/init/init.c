@@ -1,0 +1,100 @@
+/*
+ * init.c - the smallest useful /init for a govmm test guest.
+ *
+ * The Linux kernel runs /init from the initramfs as process 1. This one does
+ * three things and nothing else:
+ *
+ *   1. writes "govmm-guest: hello from user space\n" to fd 1,
+ *   2. asks the kernel to restart the machine, which govmm reports as the
+ *      guest's clean end (exit 0),
+ *   3. if that fails, exits (a panic the VMM sees).
+ *
+ * Why restart and not power off: govmm's machine has no ACPI, so the kernel
+ * has no power-off method; it turns LINUX_REBOOT_CMD_POWER_OFF into a halt
+ * with interrupts disabled, which govmm must treat as a hang (exit 4). A
+ * restart goes through the i8042 reset line (command 0xfe on port 0x64),
+ * which govmm turns into exit 0, as Firecracker does.
+ *
+ * There is no C library: every system call is one x86-64 `syscall`
+ * instruction written as inline assembly. Build it fully static and with no
+ * start-up files, so the kernel jumps straight to _start below:
+ *
+ *   gcc -static -nostdlib -ffreestanding -Os -fno-pie -no-pie \
+ *       -fno-stack-protector -fno-asynchronous-unwind-tables \
+ *       -Wl,--build-id=none -Wl,-z,noseparate-code \
+ *       -Wall -Wextra -Werror -o init init.c
+ *
+ * Where do fds 0, 1 and 2 come from? We open nothing. Before the kernel starts
+ * /init it opens /dev/console on fd 0 and duplicates it to fds 1 and 2, as
+ * long as the initramfs contains a /dev/console character device (5,1). The
+ * govmm initramfs builder always adds one.
+ *
+ * Note for govmm's own KVM hosts (docs/HOST-KVM.md): there, a ring-3
+ * `syscall` never reaches the kernel, so the FIRST system call faults and the
+ * kernel prints "init[1]: segfault at ...". That is why the write comes first
+ * and nothing else runs before it: the segfault line proves /init started.
+ */
+
+/* System call numbers, from arch/x86/entry/syscalls/syscall_64.tbl. */
+#define SYS_write  1
+#define SYS_pause  34
+#define SYS_exit   60
+#define SYS_reboot 169
+
+/* reboot(2) arguments, from <linux/reboot.h>. The two magic numbers guard
+ * against a stray call; the command says what to do. */
+#define LINUX_REBOOT_MAGIC1       0xfee1deadUL
+#define LINUX_REBOOT_MAGIC2       672274793UL /* 0x28121969 */
+#define LINUX_REBOOT_CMD_RESTART   0x01234567UL
+
+/*
+ * syscall4 issues one system call with up to four arguments.
+ *
+ * The x86-64 Linux convention: the number goes in rax, the arguments in rdi,
+ * rsi, rdx and r10 (not rcx: the `syscall` instruction itself overwrites rcx
+ * with the return address and r11 with the flags, so both are clobbered).
+ * The result comes back in rax; -4095..-1 means -errno.
+ * The "memory" clobber tells the compiler the kernel may read our buffers,
+ * so it must not keep them only in registers or drop the stores.
+ */
+static long syscall4(long nr, long a1, long a2, long a3, long a4)
+{
+	register long r10 __asm__("r10") = a4;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+/* The message the host-side tests look for on the serial console. */
+static const char msg[] = "govmm-guest: hello from user space\n";
+
+/*
+ * _start is the ELF entry point (there is no main: -nostdlib means no crt1.o
+ * to call one). The kernel enters it with argc/argv/envp on the stack, which
+ * this program does not need. It must never return: there is nothing to
+ * return to.
+ */
+__attribute__((noreturn)) void _start(void)
+{
+	/* 1. The first system call: write(1, msg, len). sizeof counts the
+	 *    terminating NUL, so subtract one. */
+	syscall4(SYS_write, 1, (long)msg, sizeof(msg) - 1, 0);
+
+	/* 2. Restart. On success this call never returns: the kernel pulses
+	 *    the i8042 reset line and govmm ends the run with exit 0. */
+	syscall4(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
+		 LINUX_REBOOT_CMD_RESTART, 0);
+
+	/* 3. It failed. When process 1 exits the kernel panics with
+	 *    "Attempted to kill init! exitcode=0x00000100", which is a loud,
+	 *    visible end. exit cannot return, but if it somehow did, sleep
+	 *    forever instead of running off the end of _start. */
+	for (;;) {
+		syscall4(SYS_exit, 1, 0, 0, 0);
+		syscall4(SYS_pause, 0, 0, 0, 0);
+	}
+}
