@@ -52,7 +52,7 @@ type Machine struct {
 
 // New builds the VM described by cfg and loads its guest. On error nothing
 // is left behind: every resource New acquired is released.
-func New(cfg Config) (m *Machine, err error) {
+func New(cfg Config) (*Machine, error) {
 	if cfg.CPUs == 0 {
 		cfg.CPUs = 1
 	}
@@ -68,27 +68,12 @@ func New(cfg Config) (m *Machine, err error) {
 	if cfg.CPUs < 1 || cfg.CPUs > maxCPUs {
 		return nil, fmt.Errorf("-smp: %d CPUs; govmm supports 1 to %d", cfg.CPUs, maxCPUs)
 	}
-	m = &Machine{cfg: cfg, done: make(chan struct{})}
-	defer func() {
-		if err != nil {
+	m := &Machine{cfg: cfg, done: make(chan struct{})}
+	for _, step := range []func() error{m.createVM, m.createMemory, m.createDevices, m.createVCPUs, m.load} {
+		if err := step(); err != nil {
 			m.Close()
-			m = nil
+			return nil, err
 		}
-	}()
-	if err := m.createVM(); err != nil {
-		return nil, err
-	}
-	if err := m.createMemory(); err != nil {
-		return nil, err
-	}
-	if err := m.createDevices(); err != nil {
-		return nil, err
-	}
-	if err := m.createVCPUs(); err != nil {
-		return nil, err
-	}
-	if err := m.load(); err != nil {
-		return nil, err
 	}
 	return m, nil
 }
@@ -276,4 +261,10 @@ func readFile(flag, path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s %s: %w", flag, path, err)
 	}
 	return b, nil
+}
+
+// RegisterPIO adds a device on the port I/O bus. Call it before Run; tests
+// and benchmarks use it to attach their own devices.
+func (m *Machine) RegisterPIO(name string, base, size uint64, dev Device) error {
+	return m.pio.Register(name, base, size, dev)
 }

@@ -59,14 +59,23 @@ func (v *vcpu) sample() {
 	}
 	code, mode, err := v.codeAtRIP()
 	if err != nil {
+		v.m.logf("vcpu %d: RIP %#x unchanged, code unreadable: %v", v.id, regs.RIP, err)
 		return
 	}
-	if a, ok := compat.OnStuck(code, mode); ok {
-		if v.apply(a) == nil {
-			v.stats.fixups[a.Name]++
-			v.m.logf("compat: vcpu %d: completed %s at RIP %#x (RAX=-KVM_ENOSYS)", v.id, a.Name, regs.RIP)
+	a, ok := compat.OnStuck(code, mode)
+	if !ok {
+		if regs.RIP != v.reportedRIP {
+			v.reportedRIP = regs.RIP
+			v.m.logf("vcpu %d: RIP %#x unchanged over %v: %s", v.id, regs.RIP, samplePeriod, compat.Describe(code, mode))
 		}
+		return
 	}
+	if err := v.apply(a); err != nil {
+		v.m.logf("compat: vcpu %d: %s at RIP %#x: %v", v.id, a.Name, regs.RIP, err)
+		return
+	}
+	v.stats.fixups[a.Name]++
+	v.m.logf("compat: vcpu %d: completed %s at RIP %#x (RAX=-KVM_ENOSYS)", v.id, a.Name, regs.RIP)
 }
 
 // allHaltedForever reports whether every VCPU except self (already checked)

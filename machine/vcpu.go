@@ -23,7 +23,9 @@ type vcpu struct {
 	sampleReq atomic.Bool
 
 	// lastRIP is the sampler's memory (loop goroutine only); haltedSamples counts consecutive halted-with-IF=0 samples and is read by other VCPUs.
-	lastRIP       uint64
+	lastRIP uint64
+	// reportedRIP is the last stuck RIP logged under -v, so each is logged once.
+	reportedRIP   uint64
 	haltedSamples atomic.Int32
 
 	stats vcpuStats

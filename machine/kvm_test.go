@@ -1,0 +1,179 @@
+package machine
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/govmm/govmm/guests"
+	"github.com/govmm/govmm/kvm"
+)
+
+// requireKVM skips only when /dev/kvm cannot be opened, and says why. On
+// this project's machines and CI it opens, so these tests always run there.
+func requireKVM(tb testing.TB) {
+	tb.Helper()
+	s, err := kvm.Open("/dev/kvm")
+	if err != nil {
+		tb.Skipf("SKIP: KVM test needs /dev/kvm, which cannot be opened: %v", err)
+	}
+	s.Close()
+}
+
+// runRaw runs a raw guest to completion and returns its result and console.
+func runRaw(t *testing.T, img []byte, mode RawMode, timeout time.Duration) (Result, string, *Machine) {
+	t.Helper()
+	requireKVM(t)
+	var out bytes.Buffer
+	m, err := New(Config{MemSize: 16 << 20, RawImage: img, RawMode: mode, Console: &out, Stats: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	res := m.Run(ctx)
+	return res, out.String(), m
+}
+
+func TestRealModeGuestPrintsThroughUART(t *testing.T) {
+	res, out, _ := runRaw(t, guests.RealMode, RawReal, 30*time.Second)
+	if res.Code != ExitOK || !strings.Contains(res.Reason, "i8042") {
+		t.Fatalf("result %v", res)
+	}
+	if out != "hello from real mode\n" {
+		t.Fatalf("console %q", out)
+	}
+}
+
+func TestLongModeGuestRunsAtCPL0(t *testing.T) {
+	res, out, _ := runRaw(t, guests.Hello, RawLong, 30*time.Second)
+	if res.Code != ExitOK || out != guests.HelloGreeting+"0\n" {
+		t.Fatalf("result %v, console %q", res, out)
+	}
+}
+
+func TestUserModeGuestRepOutsb(t *testing.T) {
+	res, out, m := runRaw(t, guests.Hello, RawUser, 30*time.Second)
+	if res.Code != ExitOK || out != guests.HelloGreeting+"3\n" {
+		t.Fatalf("result %v, console %q", res, out)
+	}
+	// 48 bytes by rep outsb, the digit and the newline: 50 THR writes,
+	// however KVM splits the rep into exits.
+	var com1 *busRange
+	for _, r := range m.pio.ranges {
+		if r.name == "com1" {
+			com1 = r
+		}
+	}
+	if com1 == nil || com1.accesses.Load() != 50 {
+		t.Fatalf("com1 accesses %d, want 50", com1.accesses.Load())
+	}
+	if m.vcpus[0].stats.count[kvm.ExitIO] == 0 {
+		t.Fatal("no IO exits counted")
+	}
+}
+
+func TestTripleFaultIsACrash(t *testing.T) {
+	res, _, _ := runRaw(t, guests.TripleFault, RawUser, 30*time.Second)
+	if res.Code != ExitCrash || !strings.Contains(res.Reason, "triple fault") {
+		t.Fatalf("result %v", res)
+	}
+	// The report names RIP and the bytes there: ud2 is 0f 0b.
+	if !strings.Contains(res.Detail, "RIP=0x10000") || !strings.Contains(res.Detail, "0f 0b") || !strings.Contains(res.Detail, "ud2") {
+		t.Fatalf("detail %q", res.Detail)
+	}
+}
+
+func TestHaltWithInterruptsOffIsACrash(t *testing.T) {
+	start := time.Now()
+	res, _, _ := runRaw(t, guests.HaltForever, RawLong, 30*time.Second)
+	if res.Code != ExitCrash || !strings.Contains(res.Reason, "halted with interrupts disabled") {
+		t.Fatalf("result %v", res)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("took %v to notice the halt", d)
+	}
+}
+
+func TestTimeoutStopsASpinningGuest(t *testing.T) {
+	start := time.Now()
+	res, _, _ := runRaw(t, guests.Spin, RawUser, 500*time.Millisecond)
+	if res.Code != ExitTimeout {
+		t.Fatalf("result %v", res)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("stopping took %v", d)
+	}
+}
+
+func TestCancelStopsAGuestInsideKVMRun(t *testing.T) {
+	requireKVM(t)
+	m, err := New(Config{MemSize: 16 << 20, RawImage: guests.HaltForever, RawMode: RawLong})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	if res := m.Run(ctx); res.Code != ExitInterrupt {
+		t.Fatalf("result %v", res)
+	}
+}
+
+// nopDevice is the benchmark's port: it does nothing, so the benchmark
+// measures the exit path alone.
+type nopDevice struct{}
+
+func (nopDevice) Read(uint64, []byte)  {}
+func (nopDevice) Write(uint64, []byte) {}
+
+// BenchmarkPIOExit: a CPL-3 guest issues b.N OUTs to a no-op device through
+// the full dispatch path (KVM_RUN, decode, bus lookup, device). ns/op is the
+// cost of one port I/O exit round trip.
+func BenchmarkPIOExit(b *testing.B) {
+	requireKVM(b)
+	m, err := New(Config{MemSize: 16 << 20, RawImage: guests.PIOLoop(uint32(b.N)), RawMode: RawUser})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	if err := m.RegisterPIO("nop", guests.PIOPort, 1, nopDevice{}); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	res := m.Run(context.Background())
+	b.StopTimer()
+	if res.Code != ExitOK {
+		b.Fatalf("result %v", res)
+	}
+}
+
+func TestBadConfigs(t *testing.T) {
+	requireKVM(t)
+	for name, c := range map[string]struct {
+		cfg  Config
+		want string
+	}{
+		"tiny memory":   {Config{MemSize: 1 << 20, RawImage: guests.Spin}, "-m: 1 MiB is too small"},
+		"raw over GDT":  {Config{MemSize: 16 << 20, RawImage: guests.Spin, RawAddr: 0x1000}, "overlaps govmm's boot tables"},
+		"raw too big":   {Config{MemSize: 16 << 20, RawImage: make([]byte, 17<<20), RawMode: RawUser}, "does not fit"},
+		"real above 1M": {Config{MemSize: 16 << 20, RawImage: guests.Spin, RawAddr: 0x100000}, "below 1 MiB"},
+		"no guest":      {Config{MemSize: 16 << 20}, "nothing to run"},
+		"missing raw":   {Config{MemSize: 16 << 20, Raw: "/nonexistent/guest.bin"}, "-raw /nonexistent/guest.bin: no such file or directory"},
+		"too many cpus": {Config{MemSize: 16 << 20, RawImage: guests.Spin, CPUs: 65}, "-smp: 65 CPUs"},
+	} {
+		m, err := New(c.cfg)
+		if err == nil {
+			m.Close()
+			t.Errorf("%s: accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: error %q, want one line containing %q", name, err, c.want)
+		}
+	}
+}
