@@ -58,6 +58,13 @@ type Config struct {
 	RawMode  RawMode
 	RawAddr  uint64
 
+	// Disks are virtio-blk devices, in order (/dev/vda, /dev/vdb, ...).
+	Disks []Disk
+	// RNG adds a virtio-rng device fed from the host's getrandom.
+	RNG bool
+	// VirtioConsole adds a virtio console (hvc0) that writes to Console.
+	VirtioConsole bool
+
 	// Console receives the serial port's output.
 	Console io.Writer
 	// Log receives -v messages; nil discards them.
@@ -66,6 +73,8 @@ type Config struct {
 	Compat compat.Mode
 	// Stats turns on exit timing for the -stats table.
 	Stats bool
+	// Profile samples guest RIPs 50 times a second for WriteProfile.
+	Profile bool
 	// KVMPath is the KVM device, /dev/kvm when empty.
 	KVMPath string
 }

@@ -14,8 +14,8 @@ package machine
 //	             an identity map of the first 4 GiB with 2 MiB pages
 //	0x0001_0000  default load address of a raw guest (-raw-addr)
 //	0x0002_0000  kernel command line (cmdlineMax bytes)
-//	0x0009_FC00  MP table (the last KiB of base memory)      e820 reserved
-//	0x000A_0000  VGA and BIOS ROM hole                        e820 reserved
+//	0x0009_FC00  end of base memory; legacy hole follows      e820 reserved
+//	0x000F_0000  MP table (in the BIOS area Linux scans)      e820 reserved
 //	0x0010_0000  kernel: bzImage protected-mode code, or vmlinux PT_LOADs
 //	    ...      initrd, placed at the top of low RAM
 //	0xC000_0000  PCI MMIO window (BARs)                       e820 reserved
@@ -58,9 +58,11 @@ const (
 	cmdlineAddr = 0x20000
 	cmdlineMax  = 0x10000
 
-	// mptableAddr is the MP floating pointer and table (Intel MP spec 1.4
-	// §4: the BIOS may place it in the last KiB of base memory).
-	mptableAddr = 0x9FC00
+	// mptableAddr is the MP floating pointer and table. Intel MP spec 1.4
+	// §4 allows the BIOS ROM area 0xF0000-0xFFFFF, which Linux scans; the
+	// last KiB of base memory would hold only 40 CPUs.
+	mptableAddr = 0xF0000
+	mptableMax  = 0x10000
 	// lowRAMEnd is where base memory stops: the legacy hole follows.
 	lowRAMEnd = 0x9FC00
 	// legacyHoleEnd is the end of the VGA/BIOS hole.

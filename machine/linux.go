@@ -9,6 +9,7 @@ import (
 	"github.com/govmm/govmm/compat"
 	"github.com/govmm/govmm/kvm"
 	"github.com/govmm/govmm/memory"
+	"github.com/govmm/govmm/mptable"
 )
 
 // loadKernel loads a Linux kernel, choosing the boot path from the file's
@@ -22,6 +23,9 @@ func (m *Machine) loadKernel() error {
 	cmdline := m.cmdline()
 	e820, err := m.e820()
 	if err != nil {
+		return err
+	}
+	if err := m.writeMPTable(); err != nil {
 		return err
 	}
 	switch {
@@ -55,6 +59,23 @@ func (m *Machine) e820() ([]bootparam.E820Entry, error) {
 		{Addr: pciMMIOBase, Size: pciMMIOSize, Type: bootparam.E820Reserved},
 		{Addr: ioapicAddr, Size: apicRegionEnd - ioapicAddr, Type: bootparam.E820Reserved},
 	})
+}
+
+// writeMPTable describes the CPUs and the IOAPIC (Intel MP spec 1.4), so
+// that Linux finds them without ACPI. MP rather than an ACPI MADT: it is one
+// small table with no AML, and Linux's mpparse reads everything govmm needs.
+func (m *Machine) writeMPTable() error {
+	c := mptable.Config{
+		CPUs: m.cfg.CPUs, IOAPICAddr: ioapicAddr, LAPICAddr: lapicAddr, MaxSize: mptableMax, PCI: true,
+	}
+	for _, r := range m.pciIRQs {
+		c.PCIIRQs = append(c.PCIIRQs, mptable.PCIIRQ{Slot: r.slot, Pin: 0, IOAPICPin: r.gsi})
+	}
+	t, err := mptable.Build(mptableAddr, c)
+	if err != nil {
+		return fmt.Errorf("MP table: %w", err)
+	}
+	return m.mem.Write(mptableAddr, t)
 }
 
 // lowRAMTop is the end of RAM below 4 GiB.

@@ -18,7 +18,9 @@ import (
 
 	"github.com/govmm/govmm/compat"
 	"github.com/govmm/govmm/devices/i8042"
+	"github.com/govmm/govmm/devices/pci"
 	"github.com/govmm/govmm/devices/serial"
+	"github.com/govmm/govmm/devices/virtio"
 	"github.com/govmm/govmm/kvm"
 	"github.com/govmm/govmm/memory"
 )
@@ -33,6 +35,14 @@ type Machine struct {
 	mem *memory.Memory
 
 	pio, mmio *Bus
+	// pci is PCI bus 0; its BAR window is one range on mmio.
+	pci *pci.Bus
+	// virtio are the virtio devices on pci; pciIRQs their INTx routes.
+	virtio  []*virtioDevice
+	pciIRQs []pciIRQ
+	// VirtioConsole is the virtio console when Config.VirtioConsole is
+	// set; the command feeds it host input instead of the UART.
+	VirtioConsole *virtio.Console
 	// UART is COM1; the command feeds it host input.
 	UART *serial.UART
 
@@ -179,7 +189,13 @@ func (m *Machine) createDevices() error {
 	if err := m.pio.Register("i8042-data", i8042Data, 1, kbd.DataPort()); err != nil {
 		return err
 	}
-	return m.pio.Register("i8042-cmd", i8042Cmd, 1, kbd.CommandPort())
+	if err := m.pio.Register("i8042-cmd", i8042Cmd, 1, kbd.CommandPort()); err != nil {
+		return err
+	}
+	if err := m.createPCI(); err != nil {
+		return err
+	}
+	return m.createVirtio()
 }
 
 // Memory is the guest's RAM, for tests and tools.

@@ -11,11 +11,19 @@ import (
 // row decide a hang, so a halted guest is reported within about a second.
 const samplePeriod = 500 * time.Millisecond
 
+// stuckLogSamples is how many samples at one RIP make -v log it: long
+// emulated rep instructions legitimately span a sample or two.
+const stuckLogSamples = 4
+
 // startSampler periodically interrupts each VCPU so that its loop samples
 // its own registers (only the VCPU's thread may read them). It returns a
 // function that stops the sampler.
 func (m *Machine) startSampler() (stop func()) {
-	t := time.NewTicker(samplePeriod)
+	period := samplePeriod
+	if m.cfg.Profile {
+		period /= profilePeriodDivisor
+	}
+	t := time.NewTicker(period)
 	quit := make(chan struct{})
 	go func() {
 		for {
@@ -44,6 +52,13 @@ func (v *vcpu) sample() {
 	if err != nil {
 		return
 	}
+	v.recordRIP(regs.RIP)
+	if v.profile != nil {
+		// Hang and stuck-RIP checks keep their own pace.
+		if v.profileTick++; v.profileTick%profilePeriodDivisor != 0 {
+			return
+		}
+	}
 	state, err := v.cpu.MPState()
 	if err == nil && state == kvm.MPStateHalted && regs.RFLAGS&(1<<9) == 0 {
 		if v.haltedSamples.Add(1) >= 2 && v.m.allHaltedForever(v) {
@@ -52,9 +67,12 @@ func (v *vcpu) sample() {
 		return
 	}
 	v.haltedSamples.Store(0)
-	stuck := regs.RIP == v.lastRIP
-	v.lastRIP = regs.RIP
-	if !stuck || !v.m.compat {
+	if regs.RIP != v.lastRIP {
+		v.lastRIP, v.stuckSamples = regs.RIP, 0
+		return
+	}
+	v.stuckSamples++
+	if !v.m.compat && v.stuckSamples != stuckLogSamples {
 		return
 	}
 	code, mode, err := v.codeAtRIP()
@@ -63,10 +81,9 @@ func (v *vcpu) sample() {
 		return
 	}
 	a, ok := compat.OnStuck(code, mode)
-	if !ok {
-		if regs.RIP != v.reportedRIP {
-			v.reportedRIP = regs.RIP
-			v.m.logf("vcpu %d: RIP %#x unchanged over %v: %s", v.id, regs.RIP, samplePeriod, compat.Describe(code, mode))
+	if !ok || !v.m.compat {
+		if v.stuckSamples == stuckLogSamples {
+			v.m.logf("vcpu %d: RIP %#x unchanged for %v: %s", v.id, regs.RIP, stuckLogSamples*samplePeriod, compat.Describe(code, mode))
 		}
 		return
 	}

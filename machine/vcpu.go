@@ -24,11 +24,14 @@ type vcpu struct {
 
 	// lastRIP is the sampler's memory (loop goroutine only); haltedSamples counts consecutive halted-with-IF=0 samples and is read by other VCPUs.
 	lastRIP uint64
-	// reportedRIP is the last stuck RIP logged under -v, so each is logged once.
-	reportedRIP   uint64
+	// stuckSamples counts consecutive samples at lastRIP (loop goroutine only).
+	stuckSamples  int
 	haltedSamples atomic.Int32
 
 	stats vcpuStats
+	// profile counts sampled RIPs when Config.Profile is set (loop goroutine only).
+	profile     map[uint64]uint64
+	profileTick int
 }
 
 // kickSignal interrupts KVM_RUN on a VCPU thread. Go's runtime catches
@@ -53,6 +56,9 @@ func (m *Machine) createVCPUs() error {
 		}
 		v := &vcpu{m: m, cpu: cpu, id: id}
 		v.stats.fixups = map[string]uint64{}
+		if m.cfg.Profile {
+			v.profile = map[uint64]uint64{}
+		}
 		m.vcpus = append(m.vcpus, v)
 		if err := cpu.SetCPUID(cpuidFor(base, id, m.cfg.CPUs)); err != nil {
 			return err

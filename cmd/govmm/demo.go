@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -14,15 +13,11 @@ import (
 // demoCmd runs the built-in guest (guests.Hello) at CPL 3 in long mode, the
 // one mode that runs natively even where guest ring 0 is emulated.
 func demoCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("govmm demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("govmm demo")
 	stats := fs.Bool("stats", false, "print exit statistics to stderr at exit")
 	verbose := fs.Bool("v", false, "log what govmm does to stderr")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return machine.ExitUsage
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	cfg := machine.Config{
 		MemSize:  16 << 20,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -17,14 +16,10 @@ import (
 // whether guest ring 0 runs in hardware: first from /sys and /proc, then
 // measured by timing the same loop at CPL 0 and at CPL 3.
 func probeCmd(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("govmm probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("govmm probe")
 	dev := fs.String("kvm", "/dev/kvm", "KVM device")
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return 0
-		}
-		return machine.ExitUsage
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	sys, err := kvm.Open(*dev)
 	if err != nil {

@@ -26,6 +26,10 @@ type runFlags struct {
 	stats, verbose          bool
 	compat                  string
 	raw, rawMode, rawAddr   string
+	profile, systemMap      string
+	disks                   []machine.Disk
+	console                 string
+	rng                     bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -38,8 +42,19 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.stats, "stats", false, "print exit statistics to stderr at exit")
 	fs.BoolVar(&f.verbose, "v", false, "log what govmm does to stderr")
 	fs.StringVar(&f.compat, "compat", "auto", "emulated-ring-0 host fix-ups: auto, on or off")
+	fs.StringVar(&f.profile, "profile", "", "sample guest RIPs 50 times a second and write a histogram to this file at exit")
+	fs.StringVar(&f.systemMap, "system-map", "", "kernel System.map: name the functions in the -profile histogram")
+	fs.Func("disk", "virtio-blk disk: PATH[,ro] (repeatable; /dev/vda, /dev/vdb, ...)", func(v string) error {
+		d, err := parseDisk(v)
+		if err == nil {
+			f.disks = append(f.disks, d)
+		}
+		return err
+	})
+	fs.StringVar(&f.console, "console", "serial", "guest console on stdin/stdout: serial (ttyS0) or virtio (hvc0)")
+	fs.BoolVar(&f.rng, "rng", true, "add a virtio-rng device fed from the host's getrandom")
 	fs.StringVar(&f.raw, "raw", "", "flat binary to run instead of a kernel")
-	fs.StringVar(&f.rawMode, "raw-mode", "real", "CPU mode for -raw: real, long or user (64-bit CPL 3, IOPL 3)")
+	fs.StringVar(&f.rawMode, "raw-mode", "real", "CPU mode for -raw: real, long (64-bit CPL 0) or user (64-bit CPL 3, all ports open)")
 	fs.StringVar(&f.rawAddr, "raw-addr", "0x10000", "load and entry address for -raw")
 }
 
@@ -68,6 +83,20 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	if f.systemMap != "" {
+		if f.profile == "" {
+			return cfg, errors.New("-system-map goes with -profile")
+		}
+		if _, err := os.Stat(f.systemMap); err != nil {
+			return cfg, fmt.Errorf("-system-map: %w", err)
+		}
+	}
+	if f.console != "serial" && f.console != "virtio" {
+		return cfg, fmt.Errorf("-console %q: not serial or virtio", f.console)
+	}
+	if f.raw != "" && (len(f.disks) > 0 || f.console == "virtio") {
+		return cfg, errors.New("-disk and -console virtio need -kernel")
+	}
 	if f.timeout < 0 {
 		return cfg, fmt.Errorf("-timeout %v: must not be negative", f.timeout)
 	}
@@ -75,7 +104,8 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 		MemSize: mem, CPUs: f.smp,
 		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.cmdline,
 		Raw: f.raw, RawMode: mode, RawAddr: addr,
-		Console: stdout, Compat: cm, Stats: f.stats,
+		Console: stdout, Compat: cm, Stats: f.stats, Profile: f.profile != "",
+		Disks: f.disks, VirtioConsole: f.console == "virtio", RNG: f.rng && f.kernel != "",
 	}
 	if f.verbose {
 		cfg.Log = stderr
@@ -84,31 +114,24 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 }
 
 func runCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("govmm run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("govmm run")
 	var f runFlags
 	f.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return machine.ExitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "govmm run: unexpected argument %q\n", fs.Arg(0))
-		return machine.ExitUsage
+	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	cfg, err := f.config(stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "govmm run: %v\n", err)
 		return machine.ExitUsage
 	}
-	return boot(cfg, f.timeout, stdin, stderr)
+	return boot(cfg, f, stdin, stderr)
 }
 
 // boot creates the machine, wires the console and signals, runs it and
 // reports the outcome. It returns the exit code.
-func boot(cfg machine.Config, timeout time.Duration, stdin *os.File, stderr io.Writer) int {
+func boot(cfg machine.Config, f runFlags, stdin *os.File, stderr io.Writer) int {
+	timeout := f.timeout
 	m, err := machine.New(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "govmm: %v\n", err)
@@ -136,7 +159,11 @@ func boot(cfg machine.Config, timeout time.Duration, stdin *os.File, stderr io.W
 	}()
 	var quit shared[bool]
 	if stdin != nil {
-		restore, err := console.Start(stdin, m.UART.Input, func() { quit.store(true); cancel() })
+		sink := m.UART.Input
+		if m.VirtioConsole != nil {
+			sink = m.VirtioConsole.Input
+		}
+		restore, err := console.Start(stdin, sink, func() { quit.store(true); cancel() })
 		if err != nil {
 			fmt.Fprintf(stderr, "govmm: stdin: %v\n", err)
 			return machine.ExitError
@@ -155,6 +182,11 @@ func boot(cfg machine.Config, timeout time.Duration, stdin *os.File, stderr io.W
 	}
 	if cfg.Stats {
 		m.WriteStats(stderr)
+	}
+	if f.profile != "" {
+		if err := writeProfile(m, f.profile, f.systemMap); err != nil {
+			fmt.Fprintf(stderr, "govmm: -profile: %v\n", err)
+		}
 	}
 	if res.Code != machine.ExitOK || cfg.Log != nil {
 		fmt.Fprintf(stderr, "govmm: %v\n", res)
@@ -176,4 +208,34 @@ func unixSignalName(s syscall.Signal) string {
 		return "sigterm"
 	}
 	return s.String()
+}
+
+// writeProfile writes the RIP histogram to path.
+func writeProfile(m *machine.Machine, path, systemMap string) error {
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := m.WriteProfile(out, systemMap); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// parseDisk parses a -disk value: PATH or PATH,ro.
+func parseDisk(v string) (machine.Disk, error) {
+	path, opts, _ := strings.Cut(v, ",")
+	if path == "" {
+		return machine.Disk{}, errors.New("no path (PATH[,ro])")
+	}
+	d := machine.Disk{Path: path}
+	switch opts {
+	case "":
+	case "ro":
+		d.ReadOnly = true
+	default:
+		return machine.Disk{}, fmt.Errorf("unknown option %q (PATH[,ro])", opts)
+	}
+	return d, nil
 }
