@@ -60,6 +60,11 @@ func (v *vcpu) sample() {
 		}
 	}
 	state, err := v.cpu.MPState()
+	if err == nil && state != kvm.MPStateRunnable && state != kvm.MPStateHalted {
+		// An application processor waiting for INIT/SIPI: not started yet.
+		v.lastRIP, v.stuckSamples = 0, 0
+		return
+	}
 	if err == nil && state == kvm.MPStateHalted && regs.RFLAGS&(1<<9) == 0 {
 		if v.haltedSamples.Add(1) >= 2 && v.m.allHaltedForever(v) {
 			v.crash("guest halted with interrupts disabled")

@@ -61,6 +61,15 @@ func (m *Machine) WriteStats(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	if len(m.virtio) > 0 {
+		fmt.Fprintln(w)
+		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "virtio device	buffers served	")
+		for _, d := range m.virtio {
+			fmt.Fprintf(tw, "%s	%d	\n", d.name, d.t.Served())
+		}
+		tw.Flush()
+	}
 	if len(total.fixups) > 0 {
 		names := make([]string, 0, len(total.fixups))
 		for k := range total.fixups {

@@ -37,6 +37,8 @@ type PCI struct {
 	// mu guards the register state and the worker's lifecycle. The worker
 	// never takes it.
 	mu sync.Mutex
+	// served counts the chains all queues returned to the driver.
+	served atomic.Uint64
 	// status is device_status without DEVICE_NEEDS_RESET (see needsReset).
 	status           uint8
 	deviceFeatureSel uint32
@@ -198,6 +200,10 @@ func (t *PCI) Ioeventfds() []IoEventFd {
 	}
 	return r
 }
+
+// Served returns how many buffers (descriptor chains) the device has
+// returned to the driver since it was created, for statistics.
+func (t *PCI) Served() uint64 { return t.served.Load() }
 
 // Err returns the first queue failure since the last reset, or nil. A
 // failure also shows as DEVICE_NEEDS_RESET in the status register.

@@ -88,6 +88,7 @@ func (t *PCI) activateLocked() {
 			t.fail(i, err)
 			continue
 		}
+		q.Served = &t.served
 		w.queues[i] = q
 	}
 	t.dev.Activate(t.features)

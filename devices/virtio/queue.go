@@ -3,6 +3,7 @@ package virtio
 import (
 	"encoding/binary"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/govmm/govmm/memory"
 )
@@ -31,6 +32,10 @@ type Queue struct {
 	// chain and descs are reused by every Pop: no allocation per chain.
 	chain Chain
 	descs []Descriptor
+
+	// Served, when set, counts every chain Push returns to the driver;
+	// the transport reads it for statistics from other goroutines.
+	Served *atomic.Uint64
 }
 
 // NewQueue checks a queue's configuration and returns it. size must be a
@@ -179,6 +184,9 @@ func (q *Queue) Push(head uint16, written uint32) error {
 		return err
 	}
 	q.nextUsed++
+	if q.Served != nil {
+		q.Served.Add(1)
+	}
 	// The element must be visible before the index that publishes it.
 	memory.Fence()
 	return q.mem.PutUint16(q.used+2, q.nextUsed)
