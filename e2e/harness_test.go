@@ -26,7 +26,7 @@ import (
 
 // paths holds the artefacts every test uses.
 var paths struct {
-	bin, bzImage, vmlinux, initramfs string
+	bin, bzImage, vmlinux, initramfs, init string
 }
 
 func TestMain(m *testing.M) {
@@ -66,17 +66,17 @@ func setup() error {
 	}
 	paths.bzImage = filepath.Join(kdir, "bzImage")
 	paths.vmlinux = filepath.Join(kdir, "vmlinux")
+	paths.init = filepath.Join(tmp, "init")
+	cc := exec.Command("gcc", "-static", "-nostdlib", "-ffreestanding", "-Os", "-fno-pie", "-no-pie",
+		"-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-Wl,--build-id=none",
+		"-o", paths.init, filepath.Join(repoRoot(), "testdata/init/init.c"))
+	if out, err := cc.CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc init.c: %v\n%s", err, out)
+	}
 	paths.initramfs = os.Getenv("GOVMM_INITRAMFS")
 	if paths.initramfs == "" {
 		paths.initramfs = filepath.Join(tmp, "initramfs.cpio")
-		init := filepath.Join(tmp, "init")
-		cc := exec.Command("gcc", "-static", "-nostdlib", "-ffreestanding", "-Os", "-fno-pie", "-no-pie",
-			"-fno-stack-protector", "-fno-asynchronous-unwind-tables", "-Wl,--build-id=none",
-			"-o", init, filepath.Join(repoRoot(), "testdata/init/init.c"))
-		if out, err := cc.CombinedOutput(); err != nil {
-			return fmt.Errorf("gcc init.c: %v\n%s", err, out)
-		}
-		if out, err := exec.Command(paths.bin, "initramfs", "-o", paths.initramfs, "-init", init).CombinedOutput(); err != nil {
+		if out, err := exec.Command(paths.bin, "initramfs", "-o", paths.initramfs, "-init", paths.init).CombinedOutput(); err != nil {
 			return fmt.Errorf("govmm initramfs: %v\n%s", err, out)
 		}
 	}

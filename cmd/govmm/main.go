@@ -54,6 +54,6 @@ func govmm(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return 0
 	}
-	fmt.Fprintf(stderr, "govmm: unknown command %q\n%s", args[0], usage)
+	fmt.Fprintf(stderr, "govmm: unknown command %q (govmm -h lists the commands)\n", args[0])
 	return machine.ExitUsage
 }

@@ -94,9 +94,6 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	if f.console != "serial" && f.console != "virtio" {
 		return cfg, fmt.Errorf("-console %q: not serial or virtio", f.console)
 	}
-	if f.raw != "" && (len(f.disks) > 0 || f.console == "virtio") {
-		return cfg, errors.New("-disk and -console virtio need -kernel")
-	}
 	if f.timeout < 0 {
 		return cfg, fmt.Errorf("-timeout %v: must not be negative", f.timeout)
 	}
