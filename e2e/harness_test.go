@@ -102,11 +102,11 @@ func requireKernel(t *testing.T) {
 // run is one govmm process with its console captured line by line, each
 // line stamped with the time since start.
 type run struct {
-	code     int
-	out      string // stdout: the guest console
-	stderr   string
-	elapsed  time.Duration
-	firstAt  map[string]time.Duration // first time each watched marker appeared
+	code    int
+	out     string // stdout: the guest console
+	stderr  string
+	elapsed time.Duration
+	firstAt map[string]time.Duration // first time each watched marker appeared
 }
 
 // govmm runs the binary with args and waits for it. watch lists console

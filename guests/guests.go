@@ -18,9 +18,9 @@ var Hello = []byte{
 	0x66, 0x8c, 0xc8, //                         mov ax, cs
 	0x24, 0x03, //                               and al, 3             ; CPL = CS.RPL
 	0x04, 0x30, //                               add al, '0'
-	0xee, //                                     out dx, al
+	0xee,       //                                     out dx, al
 	0xb0, 0x0a, //                               mov al, '\n'
-	0xee, //                                     out dx, al
+	0xee,       //                                     out dx, al
 	0xb0, 0xfe, //                               mov al, 0xfe          ; i8042: pulse reset
 	0xe6, 0x64, //                               out 0x64, al
 	0xeb, 0xfe, //                               jmp $
