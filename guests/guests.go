@@ -12,18 +12,18 @@ import "encoding/binary"
 // CPL 3 (-raw-mode user), where this host runs guests natively.
 var Hello = []byte{
 	0x48, 0x8d, 0x35, 0x1c, 0x00, 0x00, 0x00, // lea rsi, [rip+0x1c]   ; msg
-	0xb9, 0x30, 0x00, 0x00, 0x00, //             mov ecx, 48           ; len(msg)
-	0x66, 0xba, 0xf8, 0x03, //                   mov dx, 0x3f8         ; COM1 THR
-	0xf3, 0x6e, //                               rep outsb             ; one exit per byte, or one for all
-	0x66, 0x8c, 0xc8, //                         mov ax, cs
-	0x24, 0x03, //                               and al, 3             ; CPL = CS.RPL
-	0x04, 0x30, //                               add al, '0'
-	0xee,       //                                     out dx, al
-	0xb0, 0x0a, //                               mov al, '\n'
-	0xee,       //                                     out dx, al
-	0xb0, 0xfe, //                               mov al, 0xfe          ; i8042: pulse reset
-	0xe6, 0x64, //                               out 0x64, al
-	0xeb, 0xfe, //                               jmp $
+	0xb9, 0x30, 0x00, 0x00, 0x00, // mov ecx, 48           ; len(msg)
+	0x66, 0xba, 0xf8, 0x03, // mov dx, 0x3f8         ; COM1 THR
+	0xf3, 0x6e, // rep outsb             ; one exit per byte, or one for all
+	0x66, 0x8c, 0xc8, // mov ax, cs
+	0x24, 0x03, // and al, 3             ; CPL = CS.RPL
+	0x04, 0x30, // add al, '0'
+	0xee,       // out dx, al
+	0xb0, 0x0a, // mov al, '\n'
+	0xee,       // out dx, al
+	0xb0, 0xfe, // mov al, 0xfe          ; i8042: pulse reset
+	0xe6, 0x64, // out 0x64, al
+	0xeb, 0xfe, // jmp $
 	// msg:
 	'H', 'e', 'l', 'l', 'o', ' ', 'f', 'r', 'o', 'm', ' ', 't', 'h', 'e', ' ', 'g', 'o', 'v', 'm', 'm', ' ',
 	'd', 'e', 'm', 'o', ' ', 'g', 'u', 'e', 's', 't', ',', ' ', 'r', 'u', 'n', 'n', 'i', 'n', 'g', ' ',
