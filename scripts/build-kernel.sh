@@ -34,6 +34,8 @@ tarball=$(ls /usr/src/linux-source-6.1.tar.* | head -n1)
 work="$cache/build-$key"
 rm -rf "$work"
 mkdir -p "$work"
+# A failed or interrupted build leaves nothing behind.
+trap 'rm -rf "$work" "$out.tmp"' EXIT
 echo "build-kernel: unpacking $tarball into $work" >&2
 tar -C "$work" -xf "$tarball"
 src=$(echo "$work"/linux-source-6.1)
