@@ -53,7 +53,7 @@ func TestBootRootDiskSMP(t *testing.T) {
 	t.Parallel()
 	img := rootImage(t)
 	r := govmm(t, bootLimit, nil, "run", "-kernel", paths.bzImage, "-smp", "2", "-disk", img,
-		"-append", "console=ttyS0 root=/dev/vda rw panic=-1", "-stats")
+		"-append", "console=ttyS0 root=/dev/vda rw init=/init panic=-1", "-stats")
 	// 16 MiB = 32768 sectors; virtio_blk prints decimal and binary units.
 	markers := []string{
 		"smp: Brought up 1 node, 2 CPUs",
@@ -78,15 +78,17 @@ func TestBootRootDiskSMP(t *testing.T) {
 }
 
 // TestBootReadOnlyDiskVirtioConsole: the same image as a read-only disk, and
-// hvc0 as the only console, so the whole log arrives over virtio-console.
+// hvc0 as the only console, so the log arrives over virtio-console. The
+// kernel mounts a read-only device read-only even when told rw.
 func TestBootReadOnlyDiskVirtioConsole(t *testing.T) {
 	requireKernel(t)
 	t.Parallel()
 	img := rootImage(t)
 	before, _ := os.ReadFile(img)
 	r := govmm(t, bootLimit, nil, "run", "-kernel", paths.vmlinux, "-disk", img+",ro", "-console", "virtio", "-rng=false",
-		"-append", "console=hvc0 root=/dev/vda rw panic=-1", "-stats")
-	if m, ok := inOrder(r.out, "Linux version", "VFS: Mounted root (ext4 filesystem) readonly", "Run /init as init process"); !ok {
+		"-append", "console=hvc0 root=/dev/vda rw init=/init panic=-1", "-stats")
+	// hvc0 registers late; the console starts with the lines after that.
+	if m, ok := inOrder(r.out, "[vda] 32768 512-byte logical blocks", "VFS: Mounted root (ext4 filesystem) readonly", "Run /init as init process"); !ok {
 		t.Fatalf("console lacks %q (exit %d)\nconsole tail:\n%s\nstderr:\n%s", m, r.code, tail(r.out, 40), r.stderr)
 	}
 	// ttyS0 is no console here: the UART saw only the 8250 driver's probe,

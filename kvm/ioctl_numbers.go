@@ -37,6 +37,7 @@ var (
 	ioctlCreatePIT2         = iow(0x77, 64)
 	ioctlIOEventFD          = iow(0x79, 64)
 	ioctlSignalMSI          = iow(0xa5, 32)
+	ioctlReinjectControl    = io(0x71) // takes a pointer despite _IO (kvm.h)
 
 	// VCPU ioctls.
 	ioctlRun           = io(0x80)

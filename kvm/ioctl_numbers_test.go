@@ -25,6 +25,7 @@ func TestIoctlNumbers(t *testing.T) {
 		{"KVM_CREATE_PIT2", ioctlCreatePIT2, 0x4040ae77},
 		{"KVM_IOEVENTFD", ioctlIOEventFD, 0x4040ae79},
 		{"KVM_SIGNAL_MSI", ioctlSignalMSI, 0x4020aea5},
+		{"KVM_REINJECT_CONTROL", ioctlReinjectControl, 0xae71},
 		{"KVM_RUN", ioctlRun, 0xae80},
 		{"KVM_GET_REGS", ioctlGetRegs, 0x8090ae81},
 		{"KVM_SET_REGS", ioctlSetRegs, 0x4090ae82},

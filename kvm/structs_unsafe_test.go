@@ -28,6 +28,7 @@ func TestStructLayout(t *testing.T) {
 		{"kvm_ioeventfd", unsafe.Sizeof(ioeventfd{}), 64},
 		{"kvm_irqfd", unsafe.Sizeof(irqfd{}), 32},
 		{"kvm_msi", unsafe.Sizeof(msi{}), 32},
+		{"kvm_reinject_control", unsafe.Sizeof(reinjectControl{}), 32},
 		{"kvm_irq_routing_entry", unsafe.Sizeof(IRQRoute{}), 48},
 		{"kvm_cpuid2.entries", unsafe.Offsetof(cpuid2{}.Entries), 8},
 		{"kvm_msrs.entries", unsafe.Offsetof(msrs{}.Entries), 8},

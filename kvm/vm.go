@@ -181,3 +181,23 @@ func (vm *VM) CreateVCPU(id int) (*VCPU, error) {
 	}
 	return &VCPU{fd: fd, id: id, run: run}, nil
 }
+
+// reinjectControl is struct kvm_reinject_control.
+type reinjectControl struct {
+	PITReinject uint8
+	_           [31]uint8
+}
+
+// SetPITReinject turns the in-kernel PIT's lost-tick reinjection on or off
+// (KVM_REINJECT_CONTROL). With it on, ticks the guest missed are delivered
+// later in a burst; with it off they are dropped.
+func (vm *VM) SetPITReinject(on bool) error {
+	r := &reinjectControl{}
+	if on {
+		r.PITReinject = 1
+	}
+	if _, err := ioctlPtr(vm.fd, ioctlReinjectControl, r); err != nil {
+		return fmt.Errorf("KVM_REINJECT_CONTROL: %w", err)
+	}
+	return nil
+}

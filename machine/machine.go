@@ -122,6 +122,15 @@ func (m *Machine) createVM() error {
 	}
 	host := compat.DetectHost()
 	m.compat = compat.Enabled(m.cfg.Compat, host)
+	if m.compat {
+		// Under emulation the guest misses PIT ticks; reinjected in a
+		// burst they make Linux's local APIC timer verification fail
+		// ("APIC timer disabled due to verification failure"), which
+		// leaves an SMP guest without per-CPU timers.
+		if err := m.vm.SetPITReinject(false); err != nil {
+			return err
+		}
+	}
 	m.logf("host: guest ring 0 %s (%s); compat %v -> %v", map[bool]string{true: "emulated", false: "in hardware"}[host.EmulatedRing0], host.Why, m.cfg.Compat, m.compat)
 	return nil
 }
