@@ -40,6 +40,8 @@ type Machine struct {
 	// virtio are the virtio devices on pci; pciIRQs their INTx routes.
 	virtio  []*virtioDevice
 	pciIRQs []pciIRQ
+	// ioeventfdMu guards every virtioDevice.bound (BAR moves re-bind).
+	ioeventfdMu sync.Mutex
 	// VirtioConsole is the virtio console when Config.VirtioConsole is
 	// set; the command feeds it host input instead of the UART.
 	VirtioConsole *virtio.Console

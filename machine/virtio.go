@@ -2,7 +2,6 @@ package machine
 
 import (
 	"fmt"
-	"sync"
 
 	"github.com/govmm/govmm/devices/virtio"
 	"github.com/govmm/govmm/kvm"
@@ -61,12 +60,10 @@ func (m *Machine) addVirtio(name string, dev virtio.Device) (*virtio.PCI, error)
 // pciIRQ records a slot's INTx pin for the MP table.
 type pciIRQ struct{ slot, gsi uint8 }
 
-var ioeventfdMu sync.Mutex
-
 // bind registers the transport's queue notify addresses with KVM.
 func (m *Machine) bind(d *virtioDevice) error {
-	ioeventfdMu.Lock()
-	defer ioeventfdMu.Unlock()
+	m.ioeventfdMu.Lock()
+	defer m.ioeventfdMu.Unlock()
 	for _, f := range d.t.Ioeventfds() {
 		e := kvm.IOEvent{Addr: f.Addr, Len: f.Len, FD: f.FD}
 		if err := m.vm.IOEventFD(e, false); err != nil {
@@ -80,8 +77,8 @@ func (m *Machine) bind(d *virtioDevice) error {
 // unbind removes the transport's ioeventfds; kicks then reach the notify
 // register through the MMIO bus, which signals the same eventfds.
 func (m *Machine) unbind(d *virtioDevice) {
-	ioeventfdMu.Lock()
-	defer ioeventfdMu.Unlock()
+	m.ioeventfdMu.Lock()
+	defer m.ioeventfdMu.Unlock()
 	for _, e := range d.bound {
 		m.vm.IOEventFD(e, true)
 	}
