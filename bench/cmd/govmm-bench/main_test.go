@@ -1,0 +1,79 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/govmm/govmm/kvm"
+)
+
+// TestQuickSuite runs the whole suite with -quick, so that `go test ./...`
+// (make test) catches a row that no longer runs. It skips under -short and
+// where /dev/kvm cannot be opened.
+func TestQuickSuite(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SKIP: -short: the quick benchmark suite runs VMs")
+	}
+	s, err := kvm.Open("/dev/kvm")
+	if err != nil {
+		t.Skipf("SKIP: the benchmark suite needs /dev/kvm, which cannot be opened: %v", err)
+	}
+	s.Close()
+	var out, errb strings.Builder
+	code := run([]string{"-quick", "-build-dir", t.TempDir()}, &out, &errb)
+	t.Logf("table:\n%s", out.String())
+	if code != 0 {
+		t.Fatalf("exit %d\nstderr:\n%s", code, errb.String())
+	}
+	table := out.String()
+	for _, row := range []string{"1 PIO exit", "2 virtqueue kick", "3 start-up", "4 memory overhead", "5 virtio-blk sequential read", "6 Linux boot"} {
+		if !strings.Contains(table, "\n"+row) {
+			t.Errorf("no row %q in the table", row)
+		}
+	}
+	if strings.Contains(table, "ERROR") {
+		t.Error("a row broke")
+	}
+	if !strings.Contains(errb.String(), "bench [") {
+		t.Error("no progress lines on stderr")
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	var out, errb strings.Builder
+	if code := run([]string{"-nonsense"}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d for an unknown flag", code)
+	}
+	if code := run([]string{"extra"}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d for an argument", code)
+	}
+	if code := run([]string{"-rows", "1,7"}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d for row 7", code)
+	}
+}
+
+func TestFmtNs(t *testing.T) {
+	for _, c := range []struct {
+		ns   float64
+		want string
+	}{
+		{850, "850 ns"}, {4477.5, "4.48 µs"}, {40287, "40.3 µs"}, {30e6, "30.0 ms"}, {81.5e9, "81.50 s"},
+	} {
+		if got := fmtNs(c.ns); got != c.want {
+			t.Errorf("fmtNs(%v) = %q, want %q", c.ns, got, c.want)
+		}
+	}
+	if got := spread([]float64{2000, 1000}, fmtNs); got != "1.00 µs to 2.00 µs" {
+		t.Errorf("spread %q", got)
+	}
+	if got := spread([]float64{1000}, fmtNs); got != "1.00 µs" {
+		t.Errorf("spread of one %q", got)
+	}
+}
+
+func TestTopExits(t *testing.T) {
+	got := topExits(map[string]uint64{"IO": 10, "MMIO": 30, "HLT": 10, "INTR": 1})
+	if got != "MMIO 30, HLT 10, IO 10" {
+		t.Fatalf("%q", got)
+	}
+}
