@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the govmm test kernel (bzImage and vmlinux) from Debian's
 # linux-source-6.1 and caches it outside the clone, keyed by the config
-# fragment's hash and the source version. Prints the cache directory.
+# fragment's hash, the source version and the recipe number below. Prints
+# the cache directory.
 #
 #   scripts/build-kernel.sh [--print-dir]
 set -euo pipefail
@@ -22,7 +23,10 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.1)
-key=$( (cat "$frag" "$0"; echo "$srcver") | sha256sum | cut -c1-16)
+# recipe names the way this script turns the fragment into a kernel: bump it
+# when a change to the steps below changes the result.
+recipe=1
+key=$( (cat "$frag"; echo "$srcver recipe=$recipe") | sha256sum | cut -c1-16)
 out="$cache/kernel-$key"
 if [ "${1:-}" = "--print-dir" ]; then echo "$out"; exit 0; fi
 if [ -f "$out/bzImage" ] && [ -f "$out/vmlinux" ]; then
