@@ -66,4 +66,8 @@ uint32_t ref_parse_n(int argc, char **argv);
 /* ref_now_ns is CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ref_now_ns(void);
 
+/* ref_read_eventfd reads an eventfd's counter (which resets it) and dies
+ * unless it equals want; it returns the count. */
+uint64_t ref_read_eventfd(int efd, uint32_t want);
+
 #endif

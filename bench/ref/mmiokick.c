@@ -42,7 +42,6 @@ int main(int argc, char **argv)
 	struct ref_vm v;
 	struct kvm_ioeventfd io;
 	uint64_t exits = 0, signals = 0, t0, t1;
-	ssize_t got;
 	int efd;
 
 	memcpy(code + 1, &n, 4);     /* little-endian imm32 */
@@ -81,12 +80,7 @@ int main(int argc, char **argv)
 	t1 = ref_now_ns();
 	ref_check_cpl3(&v);
 
-	/* eventfd(2): read returns the 8-byte counter and resets it to 0. */
-	got = read(efd, &signals, sizeof signals);
-	if (got != (ssize_t)sizeof signals)
-		die(got < 0, "read eventfd%s", got < 0 ? "" : ": short read");
-	if (signals != n)
-		die(0, "eventfd counted %llu signals, want %u", (unsigned long long)signals, n);
+	signals = ref_read_eventfd(efd, n);
 
 	printf("mmio_kick_ns %.1f\n", (double)(t1 - t0) / (double)n);
 	printf("signals %llu\n", (unsigned long long)signals);

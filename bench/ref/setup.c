@@ -335,3 +335,16 @@ uint64_t ref_now_ns(void)
 		die(1, "clock_gettime");
 	return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
 }
+
+uint64_t ref_read_eventfd(int efd, uint32_t want)
+{
+	uint64_t signals = 0;
+	/* eventfd(2): read returns the 8-byte counter and resets it to 0. */
+	ssize_t got = read(efd, &signals, sizeof signals);
+
+	if (got != (ssize_t)sizeof signals)
+		die(got < 0, "read eventfd%s", got < 0 ? "" : ": short read");
+	if (signals != want)
+		die(0, "eventfd counted %llu signals, want %u", (unsigned long long)signals, want);
+	return signals;
+}
