@@ -57,11 +57,7 @@ unit:
 
 # fuzz runs every fuzz target for FUZZTIME.
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./... | grep -E '^(Fuzz|ok)' | awk '/^Fuzz/{f=f" "$$1} /^ok/{if(f!="")print $$2":"f; f=""}'); do \
-	  pkg=$${t%%:*}; for f in $${t#*:}; do \
-	    echo "fuzz: $$pkg $$f for $(FUZZTIME)"; \
-	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	  done; done
+	@FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
 
 # test is what CI runs: vet, every unit/KVM/e2e test (no skips on a machine
 # with /dev/kvm), then the fuzz targets for a bounded time.
