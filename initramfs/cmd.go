@@ -7,17 +7,20 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/govmm/govmm/guests"
 )
 
 // usage is the text printed for -h.
-const usage = `usage: govmm initramfs -o OUT.cpio -init FILE [DEST=SRC ...]
+const usage = `usage: govmm initramfs -o OUT.cpio [-init FILE] [DEST=SRC ...]
 
 Writes an uncompressed newc initramfs holding /dev, /dev/console (5,1),
 /init (from FILE, mode 0755) and each host file SRC at archive path DEST.
 Flags come before the DEST=SRC arguments.
 
   -o FILE     output archive (written atomically)
-  -init FILE  program to run as /init (for tests: build testdata/init/init.c)
+  -init FILE  program to run as /init (default: the built-in test init,
+              which prints "govmm-guest: hello from user space" and restarts)
 `
 
 // Main runs the "initramfs" subcommand with its arguments (not including the
@@ -39,18 +42,19 @@ func Main(args []string, stderr io.Writer) int {
 	if *out == "" {
 		return usageError(stderr, "initramfs: -o FILE is required")
 	}
-	if *initPath == "" {
-		return usageError(stderr, "initramfs: -init FILE is required")
-	}
 	files, err := ParseFileArgs(fs.Args())
 	if err != nil {
 		return usageError(stderr, "%v", err)
 	}
 
-	initProg, err := os.ReadFile(*initPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "initramfs: -init: %v\n", err)
-		return 1
+	// Without -init, /init is the built-in test program (guests.TestInit).
+	initProg := guests.TestInit()
+	if *initPath != "" {
+		initProg, err = os.ReadFile(*initPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "initramfs: -init: %v\n", err)
+			return 1
+		}
 	}
 	if len(initProg) == 0 {
 		fmt.Fprintf(stderr, "initramfs: -init: %s is empty\n", *initPath)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/govmm/govmm/guests"
 )
 
 // runMain runs Main and returns its exit code and stderr.
@@ -62,7 +64,6 @@ func TestMainUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "initramfs: -o FILE is required (see -h)\n"},
-		{[]string{"-o", out}, "initramfs: -init FILE is required (see -h)\n"},
 		{[]string{"-bogus"}, "initramfs: flag provided but not defined: -bogus (see -h)\n"},
 		{[]string{"-o"}, "initramfs: flag needs an argument: -o (see -h)\n"},
 		{[]string{"-o", out, "-init", i, "nodest"}, "initramfs: argument \"nodest\" is not DEST=SRC (see -h)\n"},
@@ -137,4 +138,24 @@ func checkOnlyFiles(t *testing.T, dir string, names ...string) {
 	if strings.Join(got, " ") != strings.Join(names, " ") {
 		t.Errorf("%s holds %q, want %q", dir, got, names)
 	}
+}
+
+func TestMainDefaultInitIsBuiltIn(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "out.cpio")
+	if code, errs := runMain("-o", out); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	archive, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range readArchive(t, archive) {
+		if r.Name == "init" {
+			if got := contents(t, r); got != string(guests.TestInit()) || r.Mode&0o777 != 0o755 {
+				t.Fatalf("/init is %d bytes, mode %o; want the built-in test init", len(got), r.Mode)
+			}
+			return
+		}
+	}
+	t.Fatal("no /init in the archive")
 }
