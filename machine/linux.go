@@ -68,8 +68,8 @@ func (m *Machine) writeMPTable() error {
 	c := mptable.Config{
 		CPUs: m.cfg.CPUs, IOAPICAddr: ioapicAddr, LAPICAddr: lapicAddr, MaxSize: mptableMax, PCI: true,
 	}
-	for _, r := range m.pciIRQs {
-		c.PCIIRQs = append(c.PCIIRQs, mptable.PCIIRQ{Slot: r.slot, Pin: 0, IOAPICPin: r.gsi})
+	for _, d := range m.virtio {
+		c.PCIIRQs = append(c.PCIIRQs, mptable.PCIIRQ{Slot: d.slot, Pin: 0, IOAPICPin: d.gsi})
 	}
 	t, err := mptable.Build(mptableAddr, c)
 	if err != nil {

@@ -37,9 +37,10 @@ type Machine struct {
 	pio, mmio *Bus
 	// pci is PCI bus 0; its BAR window is one range on mmio.
 	pci *pci.Bus
-	// virtio are the virtio devices on pci; pciIRQs their INTx routes.
-	virtio  []*virtioDevice
-	pciIRQs []pciIRQ
+	// virtio are the virtio devices on pci.
+	virtio []*virtioDevice
+	// irqLines are the KVM_IRQ_LINE-backed lines handed to devices.
+	irqLines []*irqLine
 	// ioeventfdMu guards every virtioDevice.bound (BAR moves re-bind).
 	ioeventfdMu sync.Mutex
 	// VirtioConsole is the virtio console when Config.VirtioConsole is
@@ -175,6 +176,14 @@ type irqLine struct {
 	errs atomic.Uint64
 }
 
+// newIRQLine returns the line for gsi and remembers it, so that -stats can
+// report failed injections.
+func (m *Machine) newIRQLine(gsi uint32) *irqLine {
+	l := &irqLine{vm: m.vm, gsi: gsi}
+	m.irqLines = append(m.irqLines, l)
+	return l
+}
+
 func (l *irqLine) SetLevel(high bool) {
 	if l.vm.IRQLine(l.gsi, high) != nil {
 		l.errs.Add(1)
@@ -192,7 +201,7 @@ func (m *Machine) createDevices() error {
 	}
 	m.pio.unknownLog, m.mmio.unknownLog = unknown("port"), unknown("MMIO")
 
-	m.UART = serial.New(m.cfg.Console, &irqLine{vm: m.vm, gsi: com1IRQ})
+	m.UART = serial.New(m.cfg.Console, m.newIRQLine(com1IRQ))
 	if err := m.pio.Register("com1", com1Port, 8, m.UART); err != nil {
 		return err
 	}

@@ -70,6 +70,11 @@ func (m *Machine) WriteStats(w io.Writer) {
 		}
 		tw.Flush()
 	}
+	for _, l := range m.irqLines {
+		if n := l.errs.Load(); n > 0 {
+			fmt.Fprintf(w, "\nKVM_IRQ_LINE failed %d times for GSI %d\n", n, l.gsi)
+		}
+	}
 	if len(total.fixups) > 0 {
 		names := make([]string, 0, len(total.fixups))
 		for k := range total.fixups {

@@ -22,6 +22,8 @@ const pciINTxBase = 16
 type virtioDevice struct {
 	name string
 	t    *virtio.PCI
+	// slot is the PCI slot; gsi the IOAPIC pin of its INTA (for the MP table).
+	slot, gsi uint8
 	// bound are the ioeventfds currently registered with KVM; guarded by
 	// the machine's ioeventfdMu (BAR moves re-bind them).
 	bound []kvm.IOEvent
@@ -33,7 +35,7 @@ type virtioDevice struct {
 func (m *Machine) addVirtio(name string, dev virtio.Device) (*virtio.PCI, error) {
 	slotNum := len(m.virtio) + 2 // 0: host bridge, 1: pvpanic
 	gsi := uint32(pciINTxBase + slotNum%8)
-	t, err := virtio.NewPCI(dev, m.mem, m.vm, &irqLine{vm: m.vm, gsi: gsi})
+	t, err := virtio.NewPCI(dev, m.mem, m.vm, m.newIRQLine(gsi))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -43,8 +45,7 @@ func (m *Machine) addVirtio(name string, dev virtio.Device) (*virtio.PCI, error)
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	slot.SetInterruptLine(uint8(gsi))
-	m.pciIRQs = append(m.pciIRQs, pciIRQ{slot: uint8(slot.Number()), gsi: uint8(gsi)})
-	d := &virtioDevice{name: name, t: t}
+	d := &virtioDevice{name: name, t: t, slot: uint8(slot.Number()), gsi: uint8(gsi)}
 	m.virtio = append(m.virtio, d)
 	m.closers = append(m.closers, func() error {
 		m.unbind(d)
@@ -56,9 +57,6 @@ func (m *Machine) addVirtio(name string, dev virtio.Device) (*virtio.PCI, error)
 	m.logf("%s: PCI 00:%02x.0, INTx GSI %d, %d ioeventfds", name, slot.Number(), gsi, len(d.bound))
 	return t, nil
 }
-
-// pciIRQ records a slot's INTx pin for the MP table.
-type pciIRQ struct{ slot, gsi uint8 }
 
 // bind registers the transport's queue notify addresses with KVM.
 func (m *Machine) bind(d *virtioDevice) error {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -29,22 +27,6 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	if *verbose {
 		cfg.Log = stderr
 	}
-	m, err := machine.New(cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "govmm demo: %v\n", err)
-		return machine.ExitError
-	}
-	defer m.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	start := time.Now()
-	res := m.Run(ctx)
-	if *stats {
-		m.WriteStats(stderr)
-		fmt.Fprintf(stderr, "demo ran in %v\n", time.Since(start).Round(time.Microsecond))
-	}
-	if res.Code != machine.ExitOK || *verbose {
-		fmt.Fprintf(stderr, "govmm: %v\n", res)
-	}
-	return res.Code
+	// The same path as govmm run, without stdin; the timeout is a guard.
+	return boot(cfg, runFlags{timeout: 10 * time.Second}, nil, stderr)
 }
