@@ -1,0 +1,268 @@
+// Command testhosts runs every KVM and end-to-end test on each KVM host this
+// machine offers, and ends with one line per host that CI logs and scripts
+// read:
+//
+//	host: N passed, N failed, N skipped
+//	nested: N passed, N failed, N skipped
+//
+// "host" is this machine's own /dev/kvm. "nested" is the nested test host
+// (package nestedhost, command govmm-nested): hardware-virtualization KVM
+// under QEMU TCG, which every machine can boot. With /dev/kvm, every KVM
+// test runs here and the e2e boots run on the nested host too, so both host
+// kinds are covered on every run; without it, every KVM test runs on the
+// nested host. The nested host's own tests (tag nestedhost) run here and
+// count on the nested line.
+//
+// KVM tests are the tests in files built only with the kvm tag. A skip of one
+// fails the run when CI is set. `make test` runs this last.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/govmm/govmm/kvm"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// config is the command line.
+type config struct {
+	nested    string // auto, all, e2e or off
+	nestedBin string
+	buildDir  string
+	timeout   time.Duration
+	patterns  []string
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var c config
+	fs := flag.NewFlagSet("testhosts", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.nested, "nested", "auto", "what runs on the nested host: auto (e2e with /dev/kvm, everything without), all, e2e, off")
+	fs.StringVar(&c.nestedBin, "govmm-nested", "build/govmm-nested", "the static govmm-nested binary")
+	fs.StringVar(&c.buildDir, "build", "build/tests", "where test binaries are built")
+	fs.DurationVar(&c.timeout, "timeout", 45*time.Minute, "time limit of each host's run")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch c.nested {
+	case "auto", "all", "e2e", "off":
+	default:
+		fmt.Fprintf(stderr, "testhosts: -nested %q: want auto, all, e2e or off\n", c.nested)
+		return 2
+	}
+	c.patterns = fs.Args()
+	if len(c.patterns) == 0 {
+		c.patterns = []string{"./..."}
+	}
+	if err := runAll(c, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "testhosts:", err)
+		return 1
+	}
+	return 0
+}
+
+// say prints a progress line the way make's own steps do.
+func say(w io.Writer, format string, a ...any) {
+	fmt.Fprintf(w, "testhosts: "+format+"\n", a...)
+}
+
+func runAll(c config, stdout, stderr io.Writer) error {
+	wd, _ := os.Getwd()
+	module, kvmPkgs, err := discover(wd, "kvm", c.patterns)
+	if err != nil {
+		return err
+	}
+	_, ownPkgs, err := discover(wd, "nestedhost", c.patterns)
+	if err != nil {
+		return err
+	}
+	hostKVM := true
+	if s, err := kvm.Open("/dev/kvm"); err != nil {
+		hostKVM = false
+		say(stdout, "this machine has no usable /dev/kvm (%v): every KVM test runs on the nested host", err)
+	} else {
+		s.Close()
+	}
+	nested := c.nested
+	if nested == "auto" {
+		nested = "e2e"
+		if !hostKVM {
+			nested = "all"
+		}
+	}
+	if !hostKVM && nested != "all" {
+		return fmt.Errorf("-nested %s on a machine without /dev/kvm would leave KVM tests unrun", c.nested)
+	}
+	var onNested []kvmPackage
+	for _, p := range kvmPkgs {
+		if nested == "all" || (nested == "e2e" && p.Short(module) == "e2e") {
+			onNested = append(onNested, p)
+		}
+	}
+	n := 0
+	for _, p := range kvmPkgs {
+		n += len(p.Tests)
+	}
+	say(stdout, "%d KVM and e2e tests in %d packages; on this host: %v; on the nested host: %s", n, len(kvmPkgs), hostKVM, nested)
+
+	bins := map[string]string{}
+	for _, set := range []struct {
+		tag  string
+		pkgs []kvmPackage
+	}{{"kvm", kvmPkgs}, {"nestedhost", ownPkgs}} {
+		for _, p := range set.pkgs {
+			bin, err := filepath.Abs(filepath.Join(c.buildDir, strings.ReplaceAll(p.Short(module), "/", "_")+"."+set.tag+".test"))
+			if err != nil {
+				return err
+			}
+			say(stdout, "go test -c -tags %s %s", set.tag, p.ImportPath)
+			build := exec.Command("go", "test", "-c", "-tags", set.tag, "-o", bin, p.ImportPath)
+			build.Stdout, build.Stderr = stdout, stderr
+			if err := build.Run(); err != nil {
+				return fmt.Errorf("go test -c -tags %s %s: %w", set.tag, p.ImportPath, err)
+			}
+			bins[set.tag+" "+p.ImportPath] = bin
+		}
+	}
+
+	var all []result
+	hosts := []string{}
+	if hostKVM {
+		hosts = append(hosts, "host")
+		say(stdout, "host: running %d packages' KVM tests on this machine's /dev/kvm", len(kvmPkgs))
+		all = append(all, runOnHost("host", module, kvmPkgs, bins, "kvm", c.timeout, stdout)...)
+	}
+	if nested != "off" {
+		hosts = append(hosts, "nested")
+		say(stdout, "nested: the nested test host's own tests, on this machine")
+		all = append(all, runOnHost("nested", module, ownPkgs, bins, "nestedhost", c.timeout, stdout)...)
+		start := time.Now()
+		say(stdout, "nested: booting the nested test host for %d packages (%s)", len(onNested), c.nestedBin)
+		all = append(all, runNested(module, onNested, bins, c, stdout)...)
+		say(stdout, "nested: done in %.1f s", time.Since(start).Seconds())
+	}
+
+	fmt.Fprintln(stdout)
+	writeTable(stdout, all)
+	fmt.Fprintln(stdout)
+	failed := false
+	for _, h := range hosts {
+		var rs []result
+		for _, r := range all {
+			if r.Host == h {
+				rs = append(rs, r)
+			}
+		}
+		_, f, s := counts(rs)
+		failed = failed || f > 0 || (s > 0 && os.Getenv("CI") != "")
+		fmt.Fprintln(stdout, summaryLine(h, rs))
+	}
+	if failed {
+		return fmt.Errorf("a KVM or e2e test failed or (with CI set) skipped")
+	}
+	return nil
+}
+
+// testArgs are the flags every test binary gets: verbose, so each top-level
+// result has its own line, and only the tagged tests.
+func testArgs(p kvmPackage, timeout time.Duration) []string {
+	return []string{"-test.v", "-test.count=1", "-test.timeout=" + timeout.String(),
+		"-test.run", "^(" + strings.Join(quoteAll(p.Tests), "|") + ")$"}
+}
+
+func quoteAll(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = regexp.QuoteMeta(n)
+	}
+	return out
+}
+
+// hostEnv is the environment of a test binary run on the named host: KVM
+// may not be missing, and kvmtest names the host in each test's log.
+func hostEnv(host string) []string {
+	return append(os.Environ(), "GOVMM_TEST_HOST="+host, "GOVMM_REQUIRE_KVM=1")
+}
+
+// runOnHost runs each package's binary here, one package at a time.
+func runOnHost(host, module string, pkgs []kvmPackage, bins map[string]string, tag string, timeout time.Duration, stdout io.Writer) []result {
+	var all []result
+	for _, p := range pkgs {
+		short := p.Short(module)
+		col := newCollector(host, stdout)
+		col.pkg = short
+		cmd := exec.Command(bins[tag+" "+p.ImportPath], testArgs(p, timeout)...)
+		cmd.Dir = p.Dir
+		cmd.Env = hostEnv(host)
+		pr, pw := io.Pipe()
+		cmd.Stdout, cmd.Stderr = pw, pw
+		done := make(chan error, 1)
+		go func() { done <- col.consume(pr) }()
+		err := cmd.Run()
+		pw.Close()
+		<-done
+		exit := 0
+		if err != nil {
+			exit = 1
+			if cmd.ProcessState != nil {
+				exit = cmd.ProcessState.ExitCode()
+			}
+		}
+		all = append(all, col.results...)
+		all = append(all, reconcile(host, short, p.Tests, col.results, exit, fmt.Sprintf("test binary exit %d", exit))...)
+	}
+	return all
+}
+
+// runNested boots the nested host once and runs every package's binary in it,
+// in turn, between start and end marker lines.
+func runNested(module string, pkgs []kvmPackage, bins map[string]string, c config, stdout io.Writer) []result {
+	if len(pkgs) == 0 {
+		return nil
+	}
+	var script []string
+	for _, p := range pkgs {
+		short := p.Short(module)
+		args := []string{shellQuote(bins["kvm "+p.ImportPath])}
+		for _, a := range testArgs(p, c.timeout) {
+			args = append(args, shellQuote(a))
+		}
+		script = append(script, fmt.Sprintf("echo %s; (cd %s && %s 2>&1); echo %s\"exit $?\"",
+			shellQuote(startMarker+short), shellQuote(p.Dir), strings.Join(args, " "), shellQuote(endMarker+short+" ")))
+	}
+	bin, _ := filepath.Abs(c.nestedBin)
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout+5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-v", "-timeout", c.timeout.String(), "--", "sh", "-c", strings.Join(script, "\n"))
+	cmd.Env = hostEnv("nested")
+	col := newCollector("nested", stdout)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	done := make(chan error, 1)
+	go func() { done <- col.consume(pr) }()
+	err := cmd.Run()
+	pw.Close()
+	<-done
+	var all []result
+	all = append(all, col.results...)
+	for _, p := range pkgs {
+		short := p.Short(module)
+		exit, ran := col.exits[short]
+		why := fmt.Sprintf("test binary exit %d", exit)
+		if !ran {
+			exit, why = 1, fmt.Sprintf("never finished on the nested host: govmm-nested: %v", err)
+		}
+		all = append(all, reconcile("nested", short, p.Tests, col.results, exit, why)...)
+	}
+	return all
+}
