@@ -3,6 +3,7 @@ package i8042
 import (
 	"bytes"
 	"testing"
+	"time"
 )
 
 type harness struct {
@@ -173,15 +174,51 @@ func TestPulseReset(t *testing.T) {
 }
 
 // The reset callback runs without the lock held, so it may touch the
-// controller (for example to reset it).
+// controller: here it reads the status register and resets the controller,
+// as a machine reset does. Inside the callback the controller still shows
+// the state of the 0xFE write (status bit 3: last write was a command), and
+// afterwards it is in its power-on state again.
 func TestResetCallbackMayReenter(t *testing.T) {
 	var c *Controller
+	var inside []byte
 	c = New(func() {
 		var b [1]byte
 		c.CommandPort().Read(0, b[:])
+		inside = append(inside, b[0])
 		c.Reset()
 	})
-	c.CommandPort().Write(0, []byte{0xfe})
+	h := &harness{t: t, c: c, data: c.DataPort(), cmd: c.CommandPort()}
+	// Leave state a reset must clear: CTR 0x00 (system flag off, so status
+	// bit 2 clear) and the output port (0x03) waiting in the output buffer.
+	h.command(0x60)
+	h.writeData(0x00)
+	h.command(0xd0)
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.command(0xfe) // pulse the reset line
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("reset callback deadlocked: it runs with the controller lock held")
+	}
+	// 0x19: keyboard not inhibited (0x10), last write a command (0x08),
+	// output buffer full (0x01); no system flag, since CTR bit 2 is 0.
+	if len(inside) != 1 || inside[0] != 0x19 {
+		t.Fatalf("status read inside the callback = % x, want exactly one read of 0x19", inside)
+	}
+	// After Reset: status 0x14 (no byte waiting, system flag back), the
+	// waiting byte discarded, the CTR back to 0x45.
+	if st := h.status(); st != 0x14 {
+		t.Errorf("status after the re-entrant reset = %#02x, want 0x14", st)
+	}
+	if got := h.readData(); got != 0 {
+		t.Errorf("data port after reset = %#02x, want 0 (queue cleared)", got)
+	}
+	h.command(0x20)
+	h.response("CTR after reset", 0x45)
 }
 
 func TestLoopCommands(t *testing.T) {

@@ -2,7 +2,9 @@ package virtio
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -42,14 +44,34 @@ const (
 	blockConfigBlkS = 20
 )
 
+// BlockBacking is the store behind a Block: a raw image, sector 0 at
+// offset 0. *os.File is the one govmm uses; tests wrap it to watch Sync.
+// The Block calls it from the worker goroutine only, and Close after the
+// worker has stopped.
+type BlockBacking interface {
+	io.ReaderAt
+	io.WriterAt
+	// Sync commits every completed WriteAt to stable storage, as fsync(2)
+	// does; FLUSH completes only after it returns.
+	Sync() error
+	io.Closer
+}
+
 // Block is a virtio-blk device (virtio 1.2 §5.2) over a raw image file.
 // Requests are served synchronously on the transport's worker goroutine,
 // with pread/pwrite straight into and out of guest memory.
+//
+// The device has a volatile write cache, the host's page cache: it offers
+// VIRTIO_BLK_F_FLUSH, an OUT completes once the data is in the page cache,
+// and a FLUSH completes (status byte and used element written) only after
+// Sync has returned, so the writes the guest saw complete before it are on
+// stable storage.
 type Block struct {
-	// f is the image; readOnly makes the device offer VIRTIO_BLK_F_RO and
-	// fail writes. capacity is the size in sectors, fixed at open. id is
-	// the GET_ID string, NUL-padded. All immutable.
-	f        *os.File
+	// f is the image behind its flush policy; readOnly makes the device
+	// offer VIRTIO_BLK_F_RO and fail writes. capacity is the size in
+	// sectors, fixed at open. id is the GET_ID string, NUL-padded. All
+	// immutable.
+	f        *flushPolicy
 	readOnly bool
 	capacity uint64
 	id       [BlockIDLen]byte
@@ -57,6 +79,39 @@ type Block struct {
 	// hdr and status are scratch buffers for the worker.
 	hdr    [blockHeaderLen]byte
 	status [1]byte
+}
+
+// flushPolicy is the backing as the request code sees it: its Sync is what
+// VIRTIO_BLK_T_FLUSH does (virtio 1.2 §5.2.6), and flush answers IOERR
+// exactly when it fails. The worker calls it; Close after the worker.
+//
+// A read-only device syncs nothing and answers OK: it refuses every write
+// (§5.2.6.2), so nothing it wrote can be waiting in the host's cache (QEMU
+// likewise completes a flush of a read-only image at once).
+//
+// A failed Sync is final: every later FLUSH fails without trying again,
+// and so does Close. After a writeback error Linux may drop the dirty
+// pages, and a later fsync can succeed with the data lost (fsync(2),
+// ERRORS); the guest must not be told that writes are durable when they
+// may not be. QEMU's file-posix does the same.
+type flushPolicy struct {
+	BlockBacking
+	readOnly bool
+	// err is the first failed Sync.
+	err error
+}
+
+// Sync implements the policy above.
+func (p *flushPolicy) Sync() error {
+	if p.readOnly {
+		return nil
+	}
+	if p.err == nil {
+		if err := p.BlockBacking.Sync(); err != nil {
+			p.err = fmt.Errorf("virtio-blk: flush: %w", err)
+		}
+	}
+	return p.err
 }
 
 // NewBlock opens the raw image at path (read-write unless readOnly). The
@@ -86,7 +141,16 @@ func NewBlockFile(f *os.File, readOnly bool, id string) (*Block, error) {
 	if err != nil {
 		return nil, fmt.Errorf("virtio-blk: %w", err)
 	}
-	b := &Block{f: f, readOnly: readOnly, capacity: uint64(st.Size()) / SectorSize}
+	return NewBlockBacking(f, st.Size(), readOnly, id)
+}
+
+// NewBlockBacking serves size bytes of f, which the Block then owns (Close
+// syncs and closes it), as NewBlockFile does for an *os.File.
+func NewBlockBacking(f BlockBacking, size int64, readOnly bool, id string) (*Block, error) {
+	if size < 0 {
+		return nil, errors.New("virtio-blk: negative image size")
+	}
+	b := &Block{f: &flushPolicy{BlockBacking: f, readOnly: readOnly}, readOnly: readOnly, capacity: uint64(size) / SectorSize}
 	copy(b.id[:], id)
 	binary.LittleEndian.PutUint64(b.config[0:], b.capacity)
 	// Two descriptors go to the header and the status byte.
@@ -150,12 +214,11 @@ func (b *Block) Handle(i int, q *Queue) error {
 	}
 }
 
-// Close flushes the image to stable storage and closes it.
+// Close flushes the image to stable storage (unless read-only) and closes
+// it. A Sync that failed during the run is reported even if this one would
+// succeed (see flushPolicy).
 func (b *Block) Close() error {
-	var err error
-	if !b.readOnly {
-		err = b.f.Sync()
-	}
+	err := b.f.Sync()
 	if cerr := b.f.Close(); err == nil {
 		err = cerr
 	}
