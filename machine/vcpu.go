@@ -28,6 +28,10 @@ type vcpu struct {
 	stuckSamples  int
 	haltedSamples atomic.Int32
 
+	// last is the RIP read at the newest sampler kick (loop goroutine
+	// only): a crash report's "last known RIP" when KVM reset the vCPU.
+	last ripSample
+
 	stats vcpuStats
 	// profile counts sampled RIPs when Config.Profile is set (loop goroutine only).
 	profile     map[uint64]uint64
@@ -146,13 +150,14 @@ func (v *vcpu) handle(exit *kvm.Exit) *busRange {
 		return r
 	case kvm.ExitIntr:
 		if v.sampleReq.Swap(false) {
+			v.noteRIP()
 			v.sample()
 		}
 	case kvm.ExitHLT:
 		// Only without an in-kernel LAPIC does HLT reach user space.
 		v.crash("guest halted (KVM_EXIT_HLT)")
 	case kvm.ExitShutdown:
-		v.crash("guest triple fault (KVM_EXIT_SHUTDOWN)")
+		v.finishCrash("guest triple fault (KVM_EXIT_SHUTDOWN)", true)
 	case kvm.ExitSystemEvent:
 		switch exit.SystemEvent.Type {
 		case kvm.SystemEventShutdown:
@@ -214,33 +219,32 @@ func (v *vcpu) apply(a compat.Action) error {
 }
 
 // crash ends the run with ExitCrash and a report of where the guest was.
-func (v *vcpu) crash(what string) {
-	v.m.finish(Result{Code: ExitCrash, Reason: what, Detail: v.report()})
+func (v *vcpu) crash(what string) { v.finishCrash(what, false) }
+
+// finishCrash is crash; tripleFault says the exit was KVM_EXIT_SHUTDOWN,
+// after which KVM on AMD has reset the registers (see crashReport).
+func (v *vcpu) finishCrash(what string, tripleFault bool) {
+	v.m.finish(Result{Code: ExitCrash, Reason: what, Detail: v.report(tripleFault)})
 }
 
-// report describes the VCPU's state for a crash message: RIP, the
-// instruction bytes there, and what to try next.
-func (v *vcpu) report() string {
-	regs, err := v.cpu.Regs()
-	if err != nil {
-		return fmt.Sprintf("vcpu %d: registers unavailable: %v", v.id, err)
+// report reads the VCPU's state for a crash message (crashReport words it):
+// registers, the instruction bytes at RIP, the last RIP sample.
+func (v *vcpu) report(tripleFault bool) string {
+	s := crashState{vcpu: v.id, tripleFault: tripleFault, last: v.last, kernel: v.m.cfg.Kernel != "", compat: v.m.compat}
+	if !s.last.at.IsZero() {
+		s.lastAge = time.Since(s.last.at)
 	}
-	s := fmt.Sprintf("vcpu %d: RIP=%#x RSP=%#x RFLAGS=%#x", v.id, regs.RIP, regs.RSP, regs.RFLAGS)
-	if sr, err := v.cpu.Sregs(); err == nil {
-		s += fmt.Sprintf(" CR0=%#x CR3=%#x CR4=%#x EFER=%#x CS.sel=%#x CPL=%d", sr.CR0, sr.CR3, sr.CR4, sr.EFER, sr.CS.Selector, sr.CS.DPL)
+	if s.regs, s.regsErr = v.cpu.Regs(); s.regsErr == nil {
+		s.sregs, s.sregsErr = v.cpu.Sregs()
+		s.code, s.mode, s.codeErr = v.codeAtRIP()
 	}
-	code, mode, err := v.codeAtRIP()
-	if err != nil {
-		return s + fmt.Sprintf("\ncode at RIP unreadable: %v", err)
+	return crashReport(s)
+}
+
+// noteRIP records the RIP at a sampler kick, for a crash report that cannot
+// trust the registers (one KVM_GET_REGS per sample period).
+func (v *vcpu) noteRIP() {
+	if regs, err := v.cpu.Regs(); err == nil {
+		v.last = ripSample{rip: regs.RIP, at: time.Now()}
 	}
-	s += fmt.Sprintf("\ncode at RIP: % x\ninstruction: %s", code, compat.Describe(code, mode))
-	if v.m.cfg.Kernel == "" {
-		return s
-	}
-	if !v.m.compat {
-		s += "\nhint: on a host that emulates guest ring 0, try -compat on (see README, Host notes)"
-	} else {
-		s += "\nhint: look RIP up in the kernel's System.map; an instruction the host cannot emulate needs a CPUID mask, a kernel parameter or a fix-up in compat/"
-	}
-	return s
 }
