@@ -38,7 +38,8 @@ func ParseRawMode(s string) (RawMode, error) {
 func (r RawMode) String() string { return [...]string{"real", "long", "user"}[r] }
 
 // Config describes one virtual machine. Exactly one of Kernel, Raw or
-// RawImage is set.
+// RawImage is set. Plan (or Validate) checks a Config and its files without
+// touching KVM; New does that first too.
 type Config struct {
 	// MemSize is guest RAM in bytes.
 	MemSize uint64

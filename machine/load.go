@@ -3,72 +3,88 @@ package machine
 import (
 	"fmt"
 
-	"github.com/govmm/govmm/kvm"
 	"github.com/govmm/govmm/memory"
 )
 
-// load puts the guest into memory and sets the boot VCPU's registers.
-func (m *Machine) load() error {
-	switch {
-	case m.cfg.Kernel != "":
-		return m.loadKernel()
-	case m.cfg.Raw != "" || m.cfg.RawImage != nil:
-		return m.loadRaw()
-	}
-	return fmt.Errorf("nothing to run: give -kernel or -raw")
-}
-
-// loadRaw loads a flat binary and starts the boot VCPU on its first byte in
-// the requested mode. The stack starts at rawStackTop.
-func (m *Machine) loadRaw() error {
-	img := m.cfg.RawImage
-	name := "raw image"
-	if m.cfg.Raw != "" {
-		b, err := readFile("-raw", m.cfg.Raw)
+// planRaw lays out a flat binary and starts the boot VCPU on its first byte
+// in the requested mode. The stack starts at rawStackTop.
+func (p *Plan) planRaw() error {
+	img, name := p.cfg.RawImage, "raw image"
+	if p.cfg.Raw != "" {
+		b, err := readInput("-raw", p.cfg.Raw, p.cfg.MemSize, fmt.Sprintf("guest RAM (-m %d MiB)", p.cfg.MemSize>>20))
 		if err != nil {
 			return err
 		}
-		img, name = b, "-raw "+m.cfg.Raw
+		img, name = b, "-raw "+p.cfg.Raw
 	}
-	addr := m.cfg.RawAddr
+	addr := p.cfg.RawAddr
 	if addr == 0 {
 		addr = rawDefaultAddr
 	}
-	if len(img) == 0 {
+	size := uint64(len(img))
+	if size == 0 {
 		return fmt.Errorf("%s: empty image", name)
+	}
+	if !p.inRAM(addr, size) {
+		return fmt.Errorf("%s (%d bytes at %#x) does not fit in guest memory (-m %d MiB)", name, size, addr, p.cfg.MemSize>>20)
 	}
 	// 0x500 up to the end of the page tables holds govmm's boot tables
 	// and the raw stack (layout.go).
-	if end := uint64(pdAddr + pdCount*0x1000); addr < end && addr+uint64(len(img)) > gdtAddr {
+	if end := uint64(pdAddr + pdCount*0x1000); addr < end && addr+size > gdtAddr {
 		return fmt.Errorf("-raw-addr %#x: the image overlaps govmm's boot tables at %#x-%#x", addr, gdtAddr, end)
 	}
-	if m.cfg.RawMode == RawReal && addr+uint64(len(img)) > 0x100000 {
-		return fmt.Errorf("%s: a real-mode image must end below 1 MiB (loaded at %#x, %d bytes)", name, addr, len(img))
+	if p.cfg.RawMode == RawReal && addr+size > legacyHoleEnd {
+		return fmt.Errorf("%s: a real-mode image must end below 1 MiB (loaded at %#x, %d bytes)", name, addr, size)
 	}
-	if err := m.mem.Write(memory.GuestAddress(addr), img); err != nil {
-		return fmt.Errorf("%s (%d bytes at %#x) does not fit in guest memory (-m %d MiB)", name, len(img), addr, m.cfg.MemSize>>20)
+	p.add(addr, img, 0)
+	p.entry.mode = map[RawMode]entryMode{RawReal: entryReal, RawLong: entryLong, RawUser: entryUser}[p.cfg.RawMode]
+	p.entry.regs.RIP, p.entry.regs.RSP, p.entry.regs.RFLAGS = addr, rawStackTop, rflagsReserved
+	if p.cfg.RawMode == RawUser {
+		p.entry.regs.RFLAGS |= rflagsIOPL3
+	}
+	p.loadedf("raw guest: %d bytes at %#x, %v mode", size, addr, p.cfg.RawMode)
+	return nil
+}
+
+// load copies the planned guest into memory, adds what depends on the
+// built machine (the MP table of a Linux guest, the boot tables) and sets
+// the boot VCPU's registers.
+func (m *Machine) load(p *Plan) error {
+	if m.cfg.Kernel != "" {
+		if err := m.writeMPTable(); err != nil {
+			return err
+		}
+	}
+	for _, c := range p.chunks {
+		if err := m.mem.Write(memory.GuestAddress(c.addr), c.data); err != nil {
+			return fmt.Errorf("loading the guest: %w", err)
+		}
+		if c.zero > 0 {
+			if err := m.mem.Zero(memory.GuestAddress(c.addr+uint64(len(c.data))), c.zero); err != nil {
+				return fmt.Errorf("loading the guest: %w", err)
+			}
+		}
+	}
+	e := p.entry
+	if e.mode != entryReal {
+		if err := writeBootTables(m.mem, e.mode == entryUser); err != nil {
+			return err
+		}
 	}
 	cpu := m.vcpus[0].cpu
 	sregs, err := cpu.Sregs()
 	if err != nil {
 		return err
 	}
-	regs := kvm.Regs{RFLAGS: rflagsReserved}
-	switch m.cfg.RawMode {
-	case RawReal:
-		sregs = realModeSregs(sregs, addr)
-		regs.RIP = addr - sregs.CS.Base
-		regs.RSP = rawStackTop
-	case RawLong, RawUser:
-		user := m.cfg.RawMode == RawUser
-		if err := writeBootTables(m.mem, user); err != nil {
-			return err
-		}
-		sregs = longModeSregs(sregs, user)
-		regs.RIP, regs.RSP = addr, rawStackTop
-		if user {
-			regs.RFLAGS |= rflagsIOPL3
-		}
+	regs := e.regs
+	switch e.mode {
+	case entryReal:
+		sregs = realModeSregs(sregs, regs.RIP)
+		regs.RIP -= sregs.CS.Base
+	case entryLong, entryUser:
+		sregs = longModeSregs(sregs, e.mode == entryUser)
+	case entryPVH32:
+		sregs = protectedMode32Sregs(sregs)
 	}
 	if err := cpu.SetSregs(sregs); err != nil {
 		return err
@@ -76,6 +92,8 @@ func (m *Machine) loadRaw() error {
 	if err := cpu.SetRegs(regs); err != nil {
 		return err
 	}
-	m.logf("raw guest: %d bytes at %#x, %v mode", len(img), addr, m.cfg.RawMode)
+	for _, l := range p.loaded {
+		m.logf("%s", l)
+	}
 	return nil
 }

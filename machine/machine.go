@@ -11,12 +11,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 
-	"github.com/govmm/govmm/compat"
 	"github.com/govmm/govmm/devices/i8042"
 	"github.com/govmm/govmm/devices/pci"
 	"github.com/govmm/govmm/devices/serial"
@@ -63,26 +60,32 @@ type Machine struct {
 	closers []func() error
 }
 
-// New builds the VM described by cfg and loads its guest. On error nothing
-// is left behind: every resource New acquired is released.
+// New checks cfg and reads its files (Config.Plan), then builds the VM and
+// loads its guest (NewFromPlan). Every problem with cfg or its files is
+// reported before KVM is opened. On error nothing is left behind: every
+// resource New acquired is released.
 func New(cfg Config) (*Machine, error) {
-	if cfg.CPUs == 0 {
-		cfg.CPUs = 1
+	p, err := cfg.Plan()
+	if err != nil {
+		return nil, err
 	}
-	if cfg.KVMPath == "" {
-		cfg.KVMPath = "/dev/kvm"
+	return NewFromPlan(p)
+}
+
+// NewFromPlan opens KVM, builds the VM that p describes and loads its guest.
+// The errors left at this point come from KVM and the host (no /dev/kvm, a
+// missing capability, memory that cannot be mapped). On error nothing is
+// left behind: every resource NewFromPlan acquired is released.
+func NewFromPlan(p *Plan) (*Machine, error) {
+	if p == nil {
+		return nil, errors.New("machine: NewFromPlan needs a Plan from Config.Plan")
 	}
-	if cfg.Console == nil {
-		cfg.Console = io.Discard
+	m := &Machine{cfg: p.cfg, compat: p.compat, done: make(chan struct{})}
+	for _, n := range p.notes {
+		m.logf("%s", n)
 	}
-	if cfg.MemSize < minMemory {
-		return nil, fmt.Errorf("-m: %d MiB is too small; govmm needs at least %d MiB", cfg.MemSize>>20, minMemory>>20)
-	}
-	if cfg.CPUs < 1 || cfg.CPUs > maxCPUs {
-		return nil, fmt.Errorf("-smp: %d CPUs; govmm supports 1 to %d", cfg.CPUs, maxCPUs)
-	}
-	m := &Machine{cfg: cfg, done: make(chan struct{})}
-	for _, step := range []func() error{m.createVM, m.createMemory, m.createDevices, m.createVCPUs, m.load} {
+	load := func() error { return m.load(p) }
+	for _, step := range []func() error{m.createVM, m.createMemory, m.createDevices, m.createVCPUs, load} {
 		if err := step(); err != nil {
 			m.Close()
 			return nil, err
@@ -123,8 +126,6 @@ func (m *Machine) createVM() error {
 	if err := m.vm.CreatePIT2(); err != nil {
 		return err
 	}
-	host := compat.DetectHost()
-	m.compat = compat.Enabled(m.cfg.Compat, host)
 	if m.compat {
 		// Under emulation the guest misses PIT ticks; reinjected in a
 		// burst they make Linux's local APIC timer verification fail
@@ -134,7 +135,6 @@ func (m *Machine) createVM() error {
 			return err
 		}
 	}
-	m.logf("host: guest ring 0 %s (%s); compat %v -> %v", map[bool]string{true: "emulated", false: "in hardware"}[host.EmulatedRing0], host.Why, m.cfg.Compat, m.compat)
 	return nil
 }
 
@@ -284,19 +284,6 @@ func (m *Machine) Close() error {
 		m.sys = nil
 	}
 	return errors.Join(errs...)
-}
-
-// readFile reads a user-supplied file with an error that names it.
-func readFile(flag, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return nil, fmt.Errorf("%s %s: %w", flag, path, err)
-	}
-	return b, nil
 }
 
 // RegisterPIO adds a device on the port I/O bus. Call it before Run; tests

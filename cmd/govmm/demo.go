@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"time"
 
@@ -23,10 +24,16 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 		RawMode:  machine.RawUser,
 		Console:  stdout,
 		Stats:    *stats,
+		KVMPath:  kvmDevice,
 	}
 	if *verbose {
 		cfg.Log = stderr
 	}
+	plan, err := cfg.Plan()
+	if err != nil {
+		fmt.Fprintf(stderr, "govmm: %v\n", err)
+		return machine.ExitError
+	}
 	// The same path as govmm run, without stdin; the timeout is a guard.
-	return boot(cfg, runFlags{timeout: 10 * time.Second}, nil, stderr)
+	return boot(plan, runFlags{timeout: 10 * time.Second}, nil, stderr)
 }

@@ -12,10 +12,16 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/govmm/govmm/compat"
 	"github.com/govmm/govmm/console"
 	"github.com/govmm/govmm/machine"
 )
+
+// kvmDevice is the KVM device that run and demo open; tests point it at a
+// missing file to show that bad input is reported without KVM.
+var kvmDevice = "/dev/kvm"
 
 // runFlags are the flags of "govmm run", spelled as QEMU spells them.
 type runFlags struct {
@@ -30,6 +36,8 @@ type runFlags struct {
 	disks                   []machine.Disk
 	console                 string
 	rng                     bool
+	// set holds the names of the flags given on the command line.
+	set map[string]bool
 }
 
 func (f *runFlags) register(fs *flag.FlagSet) {
@@ -67,6 +75,17 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	if f.raw != "" && f.initrd != "" {
 		return cfg, errors.New("-initrd needs -kernel")
 	}
+	if f.raw != "" && f.set["append"] {
+		return cfg, errors.New("-append needs -kernel")
+	}
+	for _, name := range []string{"raw-mode", "raw-addr"} {
+		if f.kernel != "" && f.set[name] {
+			return cfg, fmt.Errorf("-%s needs -raw", name)
+		}
+	}
+	if f.smp < 1 {
+		return cfg, fmt.Errorf("-smp %d: need at least 1 CPU", f.smp)
+	}
 	mem, err := parseSize(f.mem)
 	if err != nil {
 		return cfg, err
@@ -83,13 +102,8 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
-	if f.systemMap != "" {
-		if f.profile == "" {
-			return cfg, errors.New("-system-map goes with -profile")
-		}
-		if _, err := os.Stat(f.systemMap); err != nil {
-			return cfg, fmt.Errorf("-system-map: %w", err)
-		}
+	if f.systemMap != "" && f.profile == "" {
+		return cfg, errors.New("-system-map goes with -profile")
 	}
 	if f.console != "serial" && f.console != "virtio" {
 		return cfg, fmt.Errorf("-console %q: not serial or virtio", f.console)
@@ -103,6 +117,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 		Raw: f.raw, RawMode: mode, RawAddr: addr,
 		Console: stdout, Compat: cm, Stats: f.stats, Profile: f.profile != "",
 		Disks: f.disks, VirtioConsole: f.console == "virtio", RNG: f.rng && f.kernel != "",
+		KVMPath: kvmDevice,
 	}
 	if f.verbose {
 		cfg.Log = stderr
@@ -110,6 +125,9 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	return cfg, nil
 }
 
+// runCmd checks in three stages, each before anything is created: the
+// command line (exit 2), then the files (machine.Config.Plan and the
+// -profile outputs, exit 1), and only then opens KVM and boots.
 func runCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := newFlagSet("govmm run")
 	var f runFlags
@@ -117,19 +135,96 @@ func runCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	cfg, err := f.config(stdout, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "govmm run: %v\n", err)
 		return machine.ExitUsage
 	}
-	return boot(cfg, f, stdin, stderr)
+	plan, err := cfg.Plan()
+	if err == nil {
+		err = f.checkProfileFiles()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "govmm: %v\n", err)
+		return machine.ExitError
+	}
+	return boot(plan, f, stdin, stderr)
 }
 
-// boot creates the machine, wires the console and signals, runs it and
-// reports the outcome. It returns the exit code.
-func boot(cfg machine.Config, f runFlags, stdin *os.File, stderr io.Writer) int {
+// checkProfileFiles makes sure the -profile histogram can be written at exit
+// and the -system-map read, leaving nothing behind.
+func (f *runFlags) checkProfileFiles() error {
+	if f.profile != "" {
+		if err := checkCreatable(f.profile); err != nil {
+			return fmt.Errorf("-profile %s: %w", f.profile, err)
+		}
+	}
+	if f.systemMap != "" {
+		if err := checkReadable(f.systemMap); err != nil {
+			return fmt.Errorf("-system-map %s: %w", f.systemMap, err)
+		}
+	}
+	return nil
+}
+
+// checkCreatable reports whether path can be written at exit. An existing
+// regular file is opened for writing and closed, unchanged; a new one is
+// created and removed again, so that nothing is left behind if the run
+// fails before it writes the file.
+func checkCreatable(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err == nil && st.IsDir():
+		return errors.New("is a directory")
+	case err == nil && !st.Mode().IsRegular():
+		return unix.Access(path, unix.W_OK) // opening a FIFO would block
+	case err == nil:
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return pathCause(err)
+		}
+		return f.Close()
+	case !errors.Is(err, os.ErrNotExist):
+		return pathCause(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("cannot create it: %w", pathCause(err))
+	}
+	f.Close()
+	return os.Remove(path)
+}
+
+// checkReadable reports whether path is a file that can be read.
+func checkReadable(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case err != nil:
+		return pathCause(err)
+	case st.IsDir():
+		return errors.New("is a directory")
+	}
+	return unix.Access(path, unix.R_OK)
+}
+
+// pathCause strips the operation and path from a *PathError: the caller's
+// message already names the file.
+func pathCause(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// boot builds the machine from plan, wires the console and signals, runs it
+// and reports the outcome. It returns the exit code.
+func boot(plan *machine.Plan, f runFlags, stdin *os.File, stderr io.Writer) int {
 	timeout := f.timeout
-	m, err := machine.New(cfg)
+	cfg := plan.Config()
+	m, err := machine.NewFromPlan(plan)
 	if err != nil {
 		fmt.Fprintf(stderr, "govmm: %v\n", err)
 		return machine.ExitError
