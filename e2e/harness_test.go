@@ -1,11 +1,5 @@
-// Package e2e boots the test kernel with the govmm binary and checks what a
-// user sees: the serial console, the exit code and how long it took.
-//
-// The tests need the test kernel (make kernel) and the test initramfs; `make
-// test` builds both and passes their paths in GOVMM_KERNEL_DIR, GOVMM_BIN and
-// GOVMM_INITRAMFS. Run alone, the tests build govmm and the initramfs
-// themselves and look for the kernel in the cache. They skip only when
-// /dev/kvm cannot be opened, and fail when the kernel is missing.
+//go:build kvm
+
 package e2e
 
 import (
@@ -21,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/govmm/govmm/kvm"
+	"github.com/govmm/govmm/internal/kvmtest"
 )
 
 // paths holds the artefacts every test uses.
@@ -83,20 +77,18 @@ func setup() error {
 	return nil
 }
 
-// requireKernel fails (never skips) when the test kernel is missing, and
-// skips only when /dev/kvm cannot be opened.
-func requireKernel(t *testing.T) {
+// requireKernel fails (never skips) when the test kernel is missing, logs
+// the host the test runs on, and returns it. Where /dev/kvm cannot be opened
+// it fails in CI and skips only on a developer's machine (package kvmtest).
+func requireKernel(t *testing.T) kvmtest.Host {
 	t.Helper()
-	s, err := kvm.Open("/dev/kvm")
-	if err != nil {
-		t.Skipf("SKIP: e2e test needs /dev/kvm, which cannot be opened: %v", err)
-	}
-	s.Close()
+	h := kvmtest.Require(t)
 	for _, p := range []string{paths.bzImage, paths.vmlinux} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("test kernel missing (%v): run `make kernel` or `make test`", err)
 		}
 	}
+	return h
 }
 
 // run is one govmm process with its console captured line by line, each

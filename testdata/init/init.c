@@ -2,9 +2,11 @@
  * init.c - the smallest useful /init for a govmm test guest.
  *
  * The Linux kernel runs /init from the initramfs as process 1. This one does
- * three things and nothing else:
+ * these things and nothing else:
  *
  *   1. writes "govmm-guest: hello from user space\n" to fd 1,
+ *   1b. if a file /pause exists, waits forever (a test that stops govmm
+ *      from outside needs a guest that is up and stays up),
  *   2. asks the kernel to restart the machine, which govmm reports as the
  *      guest's clean end (exit 0),
  *   3. if that fails, exits (a panic the VMM sees).
@@ -37,6 +39,7 @@
 
 /* System call numbers, from arch/x86/entry/syscalls/syscall_64.tbl. */
 #define SYS_write  1
+#define SYS_access 21
 #define SYS_pause  34
 #define SYS_exit   60
 #define SYS_reboot 169
@@ -83,6 +86,11 @@ __attribute__((noreturn)) void _start(void)
 	/* 1. The first system call: write(1, msg, len). sizeof counts the
 	 *    terminating NUL, so subtract one. */
 	syscall4(SYS_write, 1, (long)msg, sizeof(msg) - 1, 0);
+
+	/* 1b. access("/pause", F_OK) returns 0 when the file exists. */
+	if (syscall4(SYS_access, (long)"/pause", 0, 0, 0) == 0)
+		for (;;)
+			syscall4(SYS_pause, 0, 0, 0, 0);
 
 	/* 2. Restart. On success this call never returns: the kernel pulses
 	 *    the i8042 reset line and govmm ends the run with exit 0. */

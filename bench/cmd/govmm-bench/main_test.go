@@ -3,41 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
-
-	"github.com/govmm/govmm/kvm"
 )
-
-// TestQuickSuite runs the whole suite with -quick, so that `go test ./...`
-// (make test) catches a row that no longer runs. It skips under -short and
-// where /dev/kvm cannot be opened.
-func TestQuickSuite(t *testing.T) {
-	if testing.Short() {
-		t.Skip("SKIP: -short: the quick benchmark suite runs VMs")
-	}
-	s, err := kvm.Open("/dev/kvm")
-	if err != nil {
-		t.Skipf("SKIP: the benchmark suite needs /dev/kvm, which cannot be opened: %v", err)
-	}
-	s.Close()
-	var out, errb strings.Builder
-	code := run([]string{"-quick", "-build-dir", t.TempDir()}, &out, &errb)
-	t.Logf("table:\n%s", out.String())
-	if code != 0 {
-		t.Fatalf("exit %d\nstderr:\n%s", code, errb.String())
-	}
-	table := out.String()
-	for _, row := range []string{"1 PIO exit", "2 virtqueue kick", "3 start-up", "4 memory overhead", "5 virtio-blk sequential read", "6 Linux boot"} {
-		if !strings.Contains(table, "\n"+row) {
-			t.Errorf("no row %q in the table", row)
-		}
-	}
-	if strings.Contains(table, "ERROR") {
-		t.Error("a row broke")
-	}
-	if !strings.Contains(errb.String(), "bench [") {
-		t.Error("no progress lines on stderr")
-	}
-}
 
 func TestUsageErrors(t *testing.T) {
 	var out, errb strings.Builder
