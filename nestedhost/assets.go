@@ -73,6 +73,9 @@ func ensureQEMU(log io.Writer) (string, error) {
 		return p, nil
 	}
 	fmt.Fprintf(log, "nestedhost: installing %s with apt-get (once)\n", qemuPackage)
+	if err := aptGet(log, "update", "-qq"); err != nil {
+		return "", fmt.Errorf("nestedhost: %s is missing and apt-get update failed: %w", qemuBinary, err)
+	}
 	if err := aptGet(log, "install", "-y", "-qq", "--no-install-recommends", qemuPackage); err != nil {
 		return "", fmt.Errorf("nestedhost: %s is missing and apt-get could not install %s: %w", qemuBinary, qemuPackage, err)
 	}
