@@ -135,13 +135,14 @@ func NewBlock(path string, readOnly bool) (*Block, error) {
 
 // NewBlockFile serves f, which the Block then owns (Close closes it). id is
 // the GET_ID string; bytes past 20 are dropped. The capacity is f's size
-// rounded down to whole sectors.
+// rounded down to whole sectors. The size is where a seek to the end lands,
+// which is right for block devices too (their Stat size is 0).
 func NewBlockFile(f *os.File, readOnly bool, id string) (*Block, error) {
-	st, err := f.Stat()
+	size, err := f.Seek(0, io.SeekEnd)
 	if err != nil {
-		return nil, fmt.Errorf("virtio-blk: %w", err)
+		return nil, fmt.Errorf("virtio-blk: %s: size: %w", f.Name(), err)
 	}
-	return NewBlockBacking(f, st.Size(), readOnly, id)
+	return NewBlockBacking(f, size, readOnly, id)
 }
 
 // NewBlockBacking serves size bytes of f, which the Block then owns (Close
