@@ -95,14 +95,32 @@ func aptGet(log io.Writer, args ...string) error {
 	return nil
 }
 
-// cachedKernel returns the newest complete L1 kernel entry in cacheDir, or "".
+// markText is what completeMark holds: the package, and the modules kept,
+// so that a change to WantedModules fetches a new entry.
+func markText(name, version string) string {
+	return name + " " + version + "\nmodules " + strings.Join(WantedModules, ",") + "\n"
+}
+
+// cachedKernel returns the newest complete L1 kernel entry in cacheDir that
+// holds today's WantedModules, or "".
 func cachedKernel(cacheDir string) (string, error) {
 	entries, err := filepath.Glob(filepath.Join(cacheDir, "l1-*", completeMark))
-	if err != nil || len(entries) == 0 {
+	if err != nil {
 		return "", err
 	}
 	sort.Strings(entries)
-	return filepath.Dir(entries[len(entries)-1]), nil
+	for i := len(entries) - 1; i >= 0; i-- {
+		b, err := os.ReadFile(entries[i])
+		if err != nil {
+			continue
+		}
+		first, _, _ := strings.Cut(string(b), "\n")
+		name, version, _ := strings.Cut(first, " ")
+		if string(b) == markText(name, version) {
+			return filepath.Dir(entries[i]), nil
+		}
+	}
+	return "", nil
 }
 
 // kernelPackage asks apt which linux-image-<abi>-amd64 package the
@@ -198,7 +216,7 @@ func downloadKernel(cacheDir string, log io.Writer) (string, error) {
 			return "", err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(stage, completeMark), []byte(name+" "+version+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(stage, completeMark), []byte(markText(name, version)), 0o644); err != nil {
 		return "", err
 	}
 	os.RemoveAll(dest)

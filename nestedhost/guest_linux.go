@@ -20,6 +20,7 @@ const (
 	l1Root = "/host"      // this machine's root, read-only; the command's "/"
 	l1Run  = "/nestedrun" // the run directory, read-write
 	l1Mods = "/modules"   // the .ko files, in load order
+	l1Tmp  = "/scratch"   // a tmpfs for the /tmp overlay's upper layer
 	p9Opts = "trans=virtio,version=9p2000.L,msize=512000"
 )
 
@@ -70,6 +71,23 @@ func guest() status {
 	if err != nil || json.Unmarshal(b, &j) != nil || len(j.Argv) == 0 {
 		return fail("cannot read the job (%v)", err)
 	}
+	// The host's /tmp stays visible (a checkout there is a common CI
+	// layout), under an overlay whose upper layer is this L1's memory.
+	if err := mount("tmpfs", l1Tmp, "tmpfs", 0, "mode=0755"); err != nil {
+		return fail("%v", err)
+	}
+	for _, d := range []string{l1Tmp + "/upper", l1Tmp + "/work"} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			return fail("%v", err)
+		}
+	}
+	if err := os.Chmod(l1Tmp+"/upper", 0o1777); err != nil {
+		return fail("%v", err)
+	}
+	if err := mount("overlay", l1Root+"/tmp", "overlay", 0,
+		"lowerdir="+l1Root+"/tmp,upperdir="+l1Tmp+"/upper,workdir="+l1Tmp+"/work"); err != nil {
+		return fail("%v", err)
+	}
 	// Fresh kernel file systems and scratch space inside the host's root:
 	// the command sees this L1's /proc, /sys and /dev (with /dev/kvm), and
 	// writes to /tmp and /run land in memory, never on the host.
@@ -79,7 +97,6 @@ func guest() status {
 		{"devtmpfs", "/dev", "devtmpfs", ""},
 		{"devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666"},
 		{"tmpfs", "/dev/shm", "tmpfs", ""},
-		{"tmpfs", "/tmp", "tmpfs", "mode=1777"},
 		{"tmpfs", "/run", "tmpfs", "mode=0755"},
 	} {
 		if err := mount(m.src, l1Root+m.dst, m.fstype, 0, m.opts); err != nil {

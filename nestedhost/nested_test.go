@@ -114,6 +114,14 @@ func TestOutputAndExitStatusComeBack(t *testing.T) {
 func TestTheL1IsAHardwareKVMHostWithThisMachinesFiles(t *testing.T) {
 	tmp := t.TempDir()
 	wd, _ := os.Getwd()
+	// The host's /tmp is visible in the L1 (a CI checkout may live there),
+	// and what the L1 writes there stays in its memory.
+	hostFile := filepath.Join(tmp, "from-host")
+	if err := os.WriteFile(hostFile, []byte("host data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Setenv("NESTEDHOST_TEST_HOSTFILE", hostFile)
+	defer os.Unsetenv("NESTEDHOST_TEST_HOSTFILE")
 	os.Setenv("NESTEDHOST_TEST_MARK", "it's here")
 	defer os.Unsetenv("NESTEDHOST_TEST_MARK")
 	script := `set -e
@@ -124,15 +132,20 @@ echo "mark: $NESTEDHOST_TEST_MARK"
 test -f nested_test.go && echo "source: visible"
 if touch nested_test.go.probe 2>/dev/null; then echo "root: WRITABLE"; else echo "root: read-only"; fi
 touch /tmp/scratch && echo "tmp: writable"
+cat "$NESTEDHOST_TEST_HOSTFILE"
+echo "L1 data" > "$NESTEDHOST_TEST_HOSTFILE.l1" && cat "$NESTEDHOST_TEST_HOSTFILE.l1"
 echo "uid: $(id -u)"`
 	code, out, errs, _ := nested(t, tmp, "--", "sh", "-c", script)
-	want := fmt.Sprintf("kvm: yes\ncpu: svm\npwd: %s\nmark: it's here\nsource: visible\nroot: read-only\ntmp: writable\nuid: 0\n", wd)
+	want := fmt.Sprintf("kvm: yes\ncpu: svm\npwd: %s\nmark: it's here\nsource: visible\nroot: read-only\ntmp: writable\nhost data\nL1 data\nuid: 0\n", wd)
 	if code != 0 || out != want {
 		t.Fatalf("exit %d\ngot:\n%s\nwant:\n%s\nstderr:\n%s", code, out, want, errs)
 	}
 	if _, err := os.Stat("nested_test.go.probe"); err == nil {
 		os.Remove("nested_test.go.probe")
 		t.Fatal("the L1 wrote to this machine's files")
+	}
+	if _, err := os.Stat(hostFile + ".l1"); err == nil {
+		t.Fatal("a file the L1 wrote in /tmp reached this machine's /tmp")
 	}
 }
 
