@@ -209,13 +209,7 @@ func runOnHost(host, module string, pkgs []kvmPackage, bins map[string]string, t
 		cmd := exec.Command(bins[tag+" "+p.ImportPath], testArgs(p, timeout)...)
 		cmd.Dir = p.Dir
 		cmd.Env = hostEnv(host)
-		pr, pw := io.Pipe()
-		cmd.Stdout, cmd.Stderr = pw, pw
-		done := make(chan error, 1)
-		go func() { done <- col.consume(pr) }()
-		err := cmd.Run()
-		pw.Close()
-		<-done
+		err := col.run(cmd)
 		exit := 0
 		if err != nil {
 			exit = 1
@@ -251,13 +245,7 @@ func runNested(module string, pkgs []kvmPackage, bins map[string]string, c confi
 	cmd := exec.CommandContext(ctx, bin, "-v", "-timeout", c.timeout.String(), "--", "sh", "-c", strings.Join(script, "\n"))
 	cmd.Env = hostEnv("nested")
 	col := newCollector("nested", stdout)
-	pr, pw := io.Pipe()
-	cmd.Stdout, cmd.Stderr = pw, pw
-	done := make(chan error, 1)
-	go func() { done <- col.consume(pr) }()
-	err := cmd.Run()
-	pw.Close()
-	<-done
+	err := col.run(cmd)
 	var all []result
 	all = append(all, col.results...)
 	for _, p := range pkgs {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"os/exec"
 	"regexp"
 	"sort"
 	"strconv"
@@ -57,6 +58,23 @@ func (c *collector) consume(r io.Reader) error {
 		c.line(sc.Text())
 	}
 	return sc.Err()
+}
+
+// run runs cmd with its stdout and stderr read by the collector, and
+// returns cmd's error once the output is consumed.
+func (c *collector) run(cmd *exec.Cmd) error {
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	done := make(chan error, 1)
+	go func() {
+		err := c.consume(pr)
+		io.Copy(io.Discard, pr) // after a scanner error, never block the writer
+		done <- err
+	}()
+	err := cmd.Run()
+	pw.Close()
+	<-done
+	return err
 }
 
 func (c *collector) line(l string) {
