@@ -73,9 +73,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// say prints a progress line the way make's own steps do.
+// started is when this run began; progress lines carry the time since.
+var started = time.Now()
+
+// say prints a progress line, stamped with the seconds since the start.
 func say(w io.Writer, format string, a ...any) {
-	fmt.Fprintf(w, "testhosts: "+format+"\n", a...)
+	fmt.Fprintf(w, "testhosts [%5.0fs]: "+format+"\n", append([]any{time.Since(started).Seconds()}, a...)...)
 }
 
 func runAll(c config, stdout, stderr io.Writer) error {
