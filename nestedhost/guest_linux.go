@@ -44,7 +44,18 @@ func GuestMain() {
 
 // guest does the work of GuestMain and returns the status to report.
 func guest() status {
-	fail := func(format string, a ...any) status { return status{Exit: -1, Error: fmt.Sprintf(format, a...)} }
+	j, err := prepare()
+	if err != nil {
+		return status{Exit: -1, Error: err.Error()}
+	}
+	return runJob(j)
+}
+
+// prepare loads the modules, mounts everything, reads the job, and chroots
+// into the host's root. It returns the job to run.
+func prepare() (job, error) {
+	var j job
+	fail := func(format string, a ...any) (job, error) { return j, fmt.Errorf(format, a...) }
 	for _, m := range []struct{ src, dst, fstype, opts string }{
 		{"proc", "/proc", "proc", ""},
 		{"sysfs", "/sys", "sysfs", ""},
@@ -66,7 +77,6 @@ func guest() status {
 	if err := mount(hostRootTag, l1Root, "9p", unix.MS_RDONLY, p9Opts+",ro,cache=loose"); err != nil {
 		return fail("%v", err)
 	}
-	var j job
 	b, err := os.ReadFile(filepath.Join(l1Run, jobFile))
 	if err != nil || json.Unmarshal(b, &j) != nil || len(j.Argv) == 0 {
 		return fail("cannot read the job (%v)", err)
@@ -115,9 +125,13 @@ func guest() status {
 		return fail("chroot %s: %v", l1Root, err)
 	}
 	if err := os.Chdir(j.Dir); err != nil {
-		os.Chdir("/")
-		fmt.Fprintf(os.Stderr, "nestedhost (L1): %v; running in /\n", err)
+		return fail("the working directory is not visible in the L1: %v", err)
 	}
+	return j, nil
+}
+
+// runJob runs the command and returns its exit status.
+func runJob(j job) status {
 	// exec.Command looks Argv[0] up in this process's PATH: use the job's.
 	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	for _, kv := range j.Env {
@@ -128,7 +142,7 @@ func guest() status {
 	cmd := exec.Command(j.Argv[0], j.Argv[1:]...)
 	cmd.Env = j.Env
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr // stdin: /dev/null
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	switch {
 	case err == nil:
