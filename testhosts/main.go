@@ -226,12 +226,78 @@ func runOnHost(host, module string, pkgs []kvmPackage, bins map[string]string, t
 	return all
 }
 
-// runNested boots the nested host once and runs every package's binary in it,
-// in turn, between start and end marker lines.
+// runNested runs every package's tagged tests on the nested host (one L1
+// boot, nestedOnce). If the L1 itself died (govmm-nested exit 1: a kernel
+// panic in the L1, seen once under QEMU's TCG), the tests it did not finish
+// run once more in a new L1, and the output says so. A failing test or a
+// timeout is never retried.
 func runNested(module string, pkgs []kvmPackage, bins map[string]string, c config, stdout io.Writer) []result {
 	if len(pkgs) == 0 {
 		return nil
 	}
+	col, code, err := nestedOnce(module, pkgs, bins, c, stdout)
+	results := col.results
+	if code == 1 {
+		if lost := unfinished(module, pkgs, col); len(lost) > 0 {
+			n := 0
+			for _, p := range lost {
+				n += len(p.Tests)
+			}
+			say(stdout, "nested: the L1 itself died (%v; its kernel log is above); running the %d tests it did not finish once more in a new L1", err, n)
+			col2, _, err2 := nestedOnce(module, lost, bins, c, stdout)
+			results = append(results, col2.results...)
+			for k, v := range col2.exits {
+				col.exits[k] = v
+			}
+			err = err2
+		}
+	}
+	all := append([]result(nil), results...)
+	for _, p := range pkgs {
+		short := p.Short(module)
+		exit, ran := col.exits[short]
+		why := fmt.Sprintf("test binary exit %d", exit)
+		if !ran {
+			exit, why = 1, fmt.Sprintf("never finished on the nested host: govmm-nested: %v", err)
+		}
+		all = append(all, reconcile("nested", short, p.Tests, results, exit, why)...)
+	}
+	return all
+}
+
+// unfinished returns, for each package whose binary never reported its end,
+// the tests with no result line.
+func unfinished(module string, pkgs []kvmPackage, col *collector) []kvmPackage {
+	var lost []kvmPackage
+	for _, p := range pkgs {
+		short := p.Short(module)
+		if _, ran := col.exits[short]; ran {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, r := range col.results {
+			if r.Package == short {
+				seen[r.Test] = true
+			}
+		}
+		q := p
+		q.Tests = nil
+		for _, t := range p.Tests {
+			if !seen[t] {
+				q.Tests = append(q.Tests, t)
+			}
+		}
+		if len(q.Tests) > 0 {
+			lost = append(lost, q)
+		}
+	}
+	return lost
+}
+
+// nestedOnce boots the nested host once and runs each package's binary in
+// it, in turn, between start and end marker lines. It returns what it
+// collected and govmm-nested's exit code and error.
+func nestedOnce(module string, pkgs []kvmPackage, bins map[string]string, c config, stdout io.Writer) (*collector, int, error) {
 	var script []string
 	for _, p := range pkgs {
 		short := p.Short(module)
@@ -249,16 +315,12 @@ func runNested(module string, pkgs []kvmPackage, bins map[string]string, c confi
 	cmd.Env = hostEnv("nested")
 	col := newCollector("nested", stdout)
 	err := col.run(cmd)
-	var all []result
-	all = append(all, col.results...)
-	for _, p := range pkgs {
-		short := p.Short(module)
-		exit, ran := col.exits[short]
-		why := fmt.Sprintf("test binary exit %d", exit)
-		if !ran {
-			exit, why = 1, fmt.Sprintf("never finished on the nested host: govmm-nested: %v", err)
+	code := 0
+	if err != nil {
+		code = -1
+		if cmd.ProcessState != nil {
+			code = cmd.ProcessState.ExitCode()
 		}
-		all = append(all, reconcile("nested", short, p.Tests, col.results, exit, why)...)
 	}
-	return all
+	return col, code, err
 }

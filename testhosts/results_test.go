@@ -142,3 +142,23 @@ func TestDiscoverFindsThisRepositorysKVMTests(t *testing.T) {
 		t.Fatal("a unit test counted as a KVM test")
 	}
 }
+
+// TestUnfinishedListsOnlyTestsThatNeverReported: after the L1 died in the
+// middle of the machine package, only its tests without a result line are
+// run again; the finished e2e package is not.
+func TestUnfinishedListsOnlyTestsThatNeverReported(t *testing.T) {
+	c := newCollector("nested", io.Discard)
+	out := "@@testhosts: start e2e\n--- PASS: TestA (1.00s)\n@@testhosts: end e2e exit 0\n" +
+		"@@testhosts: start machine\n--- FAIL: TestB (1.00s)\n[   38.1] Kernel panic - not syncing\n"
+	if err := c.consume(strings.NewReader(out)); err != nil {
+		t.Fatal(err)
+	}
+	pkgs := []kvmPackage{
+		{ImportPath: "m/e2e", Tests: []string{"TestA"}},
+		{ImportPath: "m/machine", Tests: []string{"TestB", "TestC", "TestD"}},
+	}
+	lost := unfinished("m", pkgs, c)
+	if len(lost) != 1 || lost[0].ImportPath != "m/machine" || !reflect.DeepEqual(lost[0].Tests, []string{"TestC", "TestD"}) {
+		t.Fatalf("unfinished: %+v", lost)
+	}
+}
