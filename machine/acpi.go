@@ -36,7 +36,7 @@ func (c *Config) acpiConfig(irqs []acpi.PCIIRQ) acpi.Config {
 		ISA: []acpi.ISADevice{
 			{Name: "COM1", HID: "PNP0501", UID: 1, Ports: []acpi.PortRange{{Base: com1Port, Len: 8}}, IRQ: com1IRQ},
 			{Name: "KBD", HID: "PNP0303", Ports: []acpi.PortRange{{Base: i8042Data, Len: 1}, {Base: i8042Cmd, Len: 1}}, IRQ: i8042KbdIRQ},
-			{Name: "RTC", HID: "PNP0B00", Ports: []acpi.PortRange{{Base: cmosIndex, Len: 2}}, IRQ: rtcIRQ},
+			{Name: "RTC", HID: "PNP0B00", Ports: []acpi.PortRange{{Base: cmosIndex, Len: 2}}, IRQ: cmosIRQ},
 		},
 		MaxSize: acpiMax,
 	}

@@ -121,6 +121,9 @@ const (
 // decodes them).
 const acpiPMPort = 0x600
 
-// i8042KbdIRQ is the ISA IRQ the DSDT gives the i8042 keyboard port, as on
-// every PC (govmm's i8042 never raises it; the MP table routes it).
-const i8042KbdIRQ = 1
+// ISA IRQs the DSDT gives the i8042 keyboard port and the CMOS RTC, as on
+// every PC (neither device raises them; the MP table routes them all).
+const (
+	i8042KbdIRQ = 1
+	cmosIRQ     = 8
+)
