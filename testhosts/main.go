@@ -41,7 +41,10 @@ type config struct {
 	nestedBin string
 	buildDir  string
 	timeout   time.Duration
-	patterns  []string
+	// nestedTimeout bounds one L1 boot: the whole nested run takes about
+	// a minute, so a stuck L1 costs minutes, not the CI run.
+	nestedTimeout time.Duration
+	patterns      []string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -53,6 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.nestedBin, "govmm-nested", "build/govmm-nested", "the static govmm-nested binary")
 	fs.StringVar(&c.buildDir, "build", "build/tests", "where test binaries are built")
 	fs.DurationVar(&c.timeout, "timeout", 45*time.Minute, "time limit of each host's run")
+	fs.DurationVar(&c.nestedTimeout, "nested-timeout", 10*time.Minute, "time limit of one nested host boot and its tests")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -162,6 +166,12 @@ func runAll(c config, stdout, stderr io.Writer) error {
 
 	fmt.Fprintln(stdout)
 	writeTable(stdout, all)
+	for _, r := range all {
+		if r.Status == "PASS*" {
+			fmt.Fprintln(stdout, "PASS*: failed or did not finish on the nested host, then passed once more in a new L1 (QEMU TCG's AMD-V is not perfect: docs/HOST-KVM.md); the first failure is in the log above")
+			break
+		}
+	}
 	fmt.Fprintln(stdout)
 	failed := false
 	for _, h := range hosts {
@@ -227,30 +237,32 @@ func runOnHost(host, module string, pkgs []kvmPackage, bins map[string]string, t
 }
 
 // runNested runs every package's tagged tests on the nested host (one L1
-// boot, nestedOnce). If the L1 itself died (govmm-nested exit 1: a kernel
-// panic in the L1, seen once under QEMU's TCG), the tests it did not finish
-// run once more in a new L1, and the output says so. A failing test or a
-// timeout is never retried.
+// boot, nestedOnce). QEMU's TCG is not a perfect AMD-V (docs/HOST-KVM.md):
+// now and then the L1 itself dies or stops, or a guest triple-faults there
+// and nowhere else. So the tests that failed or did not finish run once more
+// in a new L1; a test that passes there is reported as "PASS*" with its
+// first failure above in the log, and a test that fails twice is a failure.
 func runNested(module string, pkgs []kvmPackage, bins map[string]string, c config, stdout io.Writer) []result {
 	if len(pkgs) == 0 {
 		return nil
 	}
-	col, code, err := nestedOnce(module, pkgs, bins, c, stdout)
+	col, _, err := nestedOnce(module, pkgs, bins, c, stdout)
 	results := col.results
-	if code == 1 {
-		if lost := unfinished(module, pkgs, col); len(lost) > 0 {
-			n := 0
-			for _, p := range lost {
-				n += len(p.Tests)
+	if again := toRetry(module, pkgs, col); len(again) > 0 {
+		var names []string
+		for _, p := range again {
+			for _, t := range p.Tests {
+				names = append(names, p.Short(module)+"."+t)
 			}
-			say(stdout, "nested: the L1 itself died (%v; its kernel log is above); running the %d tests it did not finish once more in a new L1", err, n)
-			col2, _, err2 := nestedOnce(module, lost, bins, c, stdout)
-			results = append(results, col2.results...)
-			for k, v := range col2.exits {
-				col.exits[k] = v
-			}
-			err = err2
 		}
+		say(stdout, "nested: %d tests failed or did not finish (govmm-nested: %v); running them once more in a new L1: %s",
+			len(names), err, strings.Join(names, " "))
+		col2, _, err2 := nestedOnce(module, again, bins, c, stdout)
+		results = merge(results, col2.results)
+		for k, v := range col2.exits {
+			col.exits[k] = v
+		}
+		err = err2
 	}
 	all := append([]result(nil), results...)
 	for _, p := range pkgs {
@@ -260,38 +272,66 @@ func runNested(module string, pkgs []kvmPackage, bins map[string]string, c confi
 		if !ran {
 			exit, why = 1, fmt.Sprintf("never finished on the nested host: govmm-nested: %v", err)
 		}
+		failed := false
+		for _, r := range results {
+			failed = failed || (r.Package == short && r.Status == "FAIL")
+		}
+		if exit != 0 && !failed && ran {
+			// The retry passed every test it ran: the first run's exit
+			// status belongs to the tests the retry replaced.
+			exit = 0
+		}
 		all = append(all, reconcile("nested", short, p.Tests, results, exit, why)...)
 	}
 	return all
 }
 
-// unfinished returns, for each package whose binary never reported its end,
-// the tests with no result line.
-func unfinished(module string, pkgs []kvmPackage, col *collector) []kvmPackage {
-	var lost []kvmPackage
+// toRetry returns, per package, the tests that failed or never reported.
+func toRetry(module string, pkgs []kvmPackage, col *collector) []kvmPackage {
+	var out []kvmPackage
 	for _, p := range pkgs {
 		short := p.Short(module)
-		if _, ran := col.exits[short]; ran {
-			continue
-		}
-		seen := map[string]bool{}
+		status := map[string]string{}
 		for _, r := range col.results {
 			if r.Package == short {
-				seen[r.Test] = true
+				status[r.Test] = r.Status
 			}
 		}
 		q := p
 		q.Tests = nil
 		for _, t := range p.Tests {
-			if !seen[t] {
+			if st, ok := status[t]; !ok || st == "FAIL" {
 				q.Tests = append(q.Tests, t)
 			}
 		}
 		if len(q.Tests) > 0 {
-			lost = append(lost, q)
+			out = append(out, q)
 		}
 	}
-	return lost
+	return out
+}
+
+// merge replaces first-run results with the retry's, marking a pass on the
+// retry "PASS*".
+func merge(first, retry []result) []result {
+	key := func(r result) string { return r.Package + "." + r.Test }
+	second := map[string]result{}
+	for _, r := range retry {
+		if r.Status == "PASS" {
+			r.Status = "PASS*"
+		}
+		second[key(r)] = r
+	}
+	var out []result
+	for _, r := range first {
+		if _, ok := second[key(r)]; !ok {
+			out = append(out, r)
+		}
+	}
+	for _, r := range retry {
+		out = append(out, second[key(r)])
+	}
+	return out
 }
 
 // nestedOnce boots the nested host once and runs each package's binary in
@@ -302,16 +342,16 @@ func nestedOnce(module string, pkgs []kvmPackage, bins map[string]string, c conf
 	for _, p := range pkgs {
 		short := p.Short(module)
 		args := []string{shellQuote(bins["kvm "+p.ImportPath])}
-		for _, a := range testArgs(p, c.timeout) {
+		for _, a := range testArgs(p, c.nestedTimeout) {
 			args = append(args, shellQuote(a))
 		}
 		script = append(script, fmt.Sprintf("echo %s; (cd %s && %s 2>&1); echo %s\"exit $?\"",
 			shellQuote(startMarker+short), shellQuote(p.Dir), strings.Join(args, " "), shellQuote(endMarker+short+" ")))
 	}
 	bin, _ := filepath.Abs(c.nestedBin)
-	ctx, cancel := context.WithTimeout(context.Background(), c.timeout+5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), c.nestedTimeout+time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-v", "-timeout", c.timeout.String(), "--", "sh", "-c", strings.Join(script, "\n"))
+	cmd := exec.CommandContext(ctx, bin, "-v", "-timeout", c.nestedTimeout.String(), "--", "sh", "-c", strings.Join(script, "\n"))
 	cmd.Env = hostEnv("nested")
 	col := newCollector("nested", stdout)
 	err := col.run(cmd)

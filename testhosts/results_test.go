@@ -143,10 +143,11 @@ func TestDiscoverFindsThisRepositorysKVMTests(t *testing.T) {
 	}
 }
 
-// TestUnfinishedListsOnlyTestsThatNeverReported: after the L1 died in the
-// middle of the machine package, only its tests without a result line are
-// run again; the finished e2e package is not.
-func TestUnfinishedListsOnlyTestsThatNeverReported(t *testing.T) {
+// TestRetryTakesFailedAndUnfinishedTestsOnly: after the L1 died in the
+// middle of the machine package, its failed test and the tests with no
+// result line run again; the finished e2e package's passes do not. A pass
+// on the retry is reported as PASS* and counts as passed.
+func TestRetryTakesFailedAndUnfinishedTestsOnly(t *testing.T) {
 	c := newCollector("nested", io.Discard)
 	out := "@@testhosts: start e2e\n--- PASS: TestA (1.00s)\n@@testhosts: end e2e exit 0\n" +
 		"@@testhosts: start machine\n--- FAIL: TestB (1.00s)\n[   38.1] Kernel panic - not syncing\n"
@@ -157,8 +158,24 @@ func TestUnfinishedListsOnlyTestsThatNeverReported(t *testing.T) {
 		{ImportPath: "m/e2e", Tests: []string{"TestA"}},
 		{ImportPath: "m/machine", Tests: []string{"TestB", "TestC", "TestD"}},
 	}
-	lost := unfinished("m", pkgs, c)
-	if len(lost) != 1 || lost[0].ImportPath != "m/machine" || !reflect.DeepEqual(lost[0].Tests, []string{"TestC", "TestD"}) {
-		t.Fatalf("unfinished: %+v", lost)
+	again := toRetry("m", pkgs, c)
+	if len(again) != 1 || again[0].ImportPath != "m/machine" || !reflect.DeepEqual(again[0].Tests, []string{"TestB", "TestC", "TestD"}) {
+		t.Fatalf("toRetry: %+v", again)
+	}
+	retry := []result{
+		{Host: "nested", Package: "machine", Test: "TestB", Status: "PASS"},
+		{Host: "nested", Package: "machine", Test: "TestC", Status: "FAIL"},
+		{Host: "nested", Package: "machine", Test: "TestD", Status: "PASS"},
+	}
+	got := merge(c.results, retry)
+	byTest := map[string]string{}
+	for _, r := range got {
+		byTest[r.Test] = r.Status
+	}
+	if !reflect.DeepEqual(byTest, map[string]string{"TestA": "PASS", "TestB": "PASS*", "TestC": "FAIL", "TestD": "PASS*"}) {
+		t.Fatalf("merged %v", byTest)
+	}
+	if p, f, s := counts(got); p != 3 || f != 1 || s != 0 {
+		t.Fatalf("counts %d %d %d", p, f, s)
 	}
 }
