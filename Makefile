@@ -31,13 +31,14 @@ nested:
 demo: build
 	$(GOVMM) demo
 
-# tools installs what the tests use from Debian: gcc for the test /init and
-# mke2fs for disk images. The kernel build installs its own packages.
+# tools installs what the tests use from Debian: gcc for the test /init,
+# mke2fs for disk images and iasl (acpica-tools) to disassemble the ACPI
+# tables. The kernel build installs its own packages.
 tools:
-	@command -v gcc >/dev/null && command -v mke2fs >/dev/null || { \
-	  echo "make: installing gcc and e2fsprogs with apt-get"; \
+	@command -v gcc >/dev/null && command -v mke2fs >/dev/null && command -v iasl >/dev/null || { \
+	  echo "make: installing gcc, e2fsprogs and acpica-tools with apt-get"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev e2fsprogs; }
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev e2fsprogs acpica-tools; }
 
 # kernel builds (or reuses) the test kernel and prints its cache directory.
 kernel:

@@ -37,7 +37,8 @@ func userSpaceProof(out string) string {
 
 // checkUserSpace fails t unless out and code show the /init ran as host h
 // allows: where user space works (hardware virtualization), the hello line
-// and exit 0 (init restarts the machine); a segfault there is a failure.
+// and exit 0 (init powers the machine off through ACPI S5); a segfault
+// there is a failure.
 // Only on an emulated-ring-0 host is the segfault of the first system call
 // the proof, with exit 3 (pvpanic: the kernel panics when init dies).
 func checkUserSpace(t *testing.T, h kvmtest.Host, r *run) string {
@@ -67,6 +68,11 @@ func testBoot(t *testing.T, kernel string) {
 		t.Fatalf("console lacks %q in order (exit %d)\nconsole tail:\n%s\nstderr:\n%s", m, r.code, tail(r.out, 40), r.stderr)
 	}
 	proof := checkUserSpace(t, h, r)
+	// The power-off went through the ACPI sleep control register: the
+	// -stats device table lists the acpi-pm ports.
+	if proof == "hello" && !strings.Contains(r.stderr, "acpi-pm") {
+		t.Fatalf("exit 0, but the acpi-pm ports were never written (not an ACPI power-off)\nstderr:\n%s", r.stderr)
+	}
 	t.Logf("user-space proof: %s; Run /init after %v; exit %d after %v",
 		proof, r.firstAt["Run /init as init process"].Round(time.Millisecond), r.code, r.elapsed.Round(time.Millisecond))
 	t.Logf("govmm -stats:\n%s", r.stderr)
@@ -75,6 +81,34 @@ func testBoot(t *testing.T, kernel string) {
 func TestBootBzImage(t *testing.T) { testBoot(t, paths.bzImage) }
 
 func TestBootPVH(t *testing.T) { testBoot(t, paths.vmlinux) }
+
+// TestBootACPIOff boots with -acpi=off: no ACPI tables, so the kernel finds
+// its CPUs, IOAPIC and PCI devices through the MP table alone, and has no
+// way to power off. Where user space works, /init's power-off becomes
+// "reboot: System halted", a halt with interrupts disabled: exit 4. On an
+// emulated-ring-0 host the proof is the segfault, with exit 3.
+func TestBootACPIOff(t *testing.T) {
+	h := requireKernel(t)
+	t.Parallel()
+	r := govmm(t, bootLimit, append(bootMarkers, helloLine, segfaultLine),
+		"run", "-kernel", paths.vmlinux, "-initrd", paths.initramfs, "-acpi=off",
+		"-append", "console=ttyS0 panic=-1")
+	if m, ok := inOrder(r.out, bootMarkers...); !ok {
+		t.Fatalf("console lacks %q in order (exit %d)\nconsole tail:\n%s\nstderr:\n%s", m, r.code, tail(r.out, 40), r.stderr)
+	}
+	if strings.Contains(r.out, "ACPI: RSDP") {
+		t.Fatalf("-acpi=off, but the kernel found an RSDP\nconsole tail:\n%s", tail(r.out, 40))
+	}
+	want, wantCode, line := "segfault", 3, segfaultLine
+	if h.UserSpaceWorks() {
+		want, wantCode, line = "hello", 4, "reboot: System halted"
+	}
+	if _, ok := inOrder(r.out, "Run /init as init process", line); userSpaceProof(r.out) != want || !ok || r.code != wantCode {
+		t.Fatalf("%s: want the %s proof, %q and exit %d; got exit %d\nconsole tail:\n%s\nstderr:\n%s",
+			h, want, line, wantCode, r.code, tail(r.out, 40), r.stderr)
+	}
+	t.Logf("-acpi=off: proof %s, exit %d after %v", want, r.code, r.elapsed.Round(time.Millisecond))
+}
 
 // TestCompatOff: where ring 0 is emulated, the kernel cannot run without
 // the compatibility layer, and govmm must say where it stopped and exit 4,

@@ -5,7 +5,7 @@ import "encoding/binary"
 // initCode is the built-in test /init: the same program as
 // testdata/init/init.c, hand-assembled (testdata/guests/init.S) so that
 // `govmm initramfs` needs no compiler. It writes the hello line to fd 1, asks
-// the kernel to restart (govmm turns the i8042 reset into exit 0), and exits
+// the kernel to power off (ACPI S5: govmm turns it into exit 0), and exits
 // in a loop if that fails. Its first system call is the write: on a host
 // where guest user space cannot make system calls, the kernel reports
 // "init[1]: segfault" there.
@@ -18,7 +18,7 @@ var initCode = []byte{
 	0xb8, 0xa9, 0x00, 0x00, 0x00, // mov eax, 169          ; SYS_reboot
 	0xbf, 0xad, 0xde, 0xe1, 0xfe, // mov edi, 0xfee1dead   ; LINUX_REBOOT_MAGIC1
 	0xbe, 0x69, 0x19, 0x12, 0x28, // mov esi, 0x28121969   ; LINUX_REBOOT_MAGIC2
-	0xba, 0x67, 0x45, 0x23, 0x01, // mov edx, 0x01234567   ; LINUX_REBOOT_CMD_RESTART
+	0xba, 0xdc, 0xfe, 0x21, 0x43, // mov edx, 0x4321fedc   ; LINUX_REBOOT_CMD_POWER_OFF
 	0x0f, 0x05, // syscall
 	0xb8, 0x3c, 0x00, 0x00, 0x00, // 1: mov eax, 60        ; SYS_exit
 	0xbf, 0x01, 0x00, 0x00, 0x00, // mov edi, 1

@@ -29,7 +29,7 @@ func TestTestInitIsAStaticELF(t *testing.T) {
 		"mov eax, 0x1", "mov edi, 0x1", "lea rsi, ptr [rip+0x2b]", "mov edx, 0x23", "syscall",
 		"mov eax, 0xa9",
 		"mov edi, -0x11e2153", // 0xfee1dead, printed as a signed imm32
-		"mov esi, 0x28121969", "mov edx, 0x1234567", "syscall",
+		"mov esi, 0x28121969", "mov edx, 0x4321fedc", "syscall",
 		"mov eax, 0x3c", "mov edi, 0x1", "syscall", "jmp .-0xe",
 	}
 	if strings.Join(got, "; ") != strings.Join(want, "; ") {

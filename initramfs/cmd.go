@@ -20,7 +20,7 @@ Flags come before the DEST=SRC arguments.
 
   -o FILE     output archive (written atomically)
   -init FILE  program to run as /init (default: the built-in test init,
-              which prints "govmm-guest: hello from user space" and restarts)
+              which prints "govmm-guest: hello from user space" and powers off)
 `
 
 // Main runs the "initramfs" subcommand with its arguments (not including the

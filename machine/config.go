@@ -65,6 +65,10 @@ type Config struct {
 	RNG bool
 	// VirtioConsole adds a virtio console (hvc0) that writes to Console.
 	VirtioConsole bool
+	// ACPI writes ACPI tables (RSDP at acpiAddr, package acpi) for a
+	// Kernel guest, so that it can power off and reboot through ACPI. The
+	// MP table is written either way.
+	ACPI bool
 
 	// Console receives the serial port's output.
 	Console io.Writer

@@ -103,6 +103,7 @@ func TestPlanRejectsBadConfigsWithoutKVM(t *testing.T) {
 		"disk is a chardev":  {Config{MemSize: mem, RawImage: guests.Spin, Disks: []Disk{{Path: os.DevNull}}}, "-disk /dev/null: is a character device"},
 		"disk twice":         {Config{MemSize: mem, RawImage: guests.Spin, Disks: []Disk{{Path: f.disk}, {Path: f.disk, ReadOnly: true}}}, "the same image as -disk " + f.disk},
 		"too many devices":   {Config{MemSize: mem, RawImage: guests.Spin, Disks: make([]Disk, 30), RNG: true}, "31 virtio devices"},
+		"acpi with raw":      {Config{MemSize: mem, RawImage: guests.Spin, ACPI: true}, "-acpi needs -kernel"},
 	} {
 		if err := c.cfg.Validate(); err == nil {
 			t.Errorf("%s: Validate accepted it", name)
@@ -130,7 +131,7 @@ func TestGoodConfigsFailOnlyAtKVM(t *testing.T) {
 		"raw":           {MemSize: 16 << 20, RawImage: guests.Spin, RawMode: RawUser},
 		"raw file":      {MemSize: 16 << 20, Raw: f.disk, RawMode: RawLong, Disks: []Disk{{Path: f.disk, ReadOnly: true}, {Path: f.disk, ReadOnly: true}}},
 		"bzImage":       {MemSize: 64 << 20, Kernel: f.kernel, Initrd: f.disk, Cmdline: "console=ttyS0", RNG: true},
-		"bzImage, 5 GB": {MemSize: 5 << 30, Kernel: f.kernel, Disks: []Disk{{Path: f.disk}}, VirtioConsole: true, CPUs: 64},
+		"bzImage, 5 GB": {MemSize: 5 << 30, Kernel: f.kernel, Disks: []Disk{{Path: f.disk}}, VirtioConsole: true, CPUs: 64, ACPI: true},
 	} {
 		p, err := cfg.Plan()
 		if err != nil {

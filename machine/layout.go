@@ -15,6 +15,7 @@ package machine
 //	0x0001_0000  default load address of a raw guest (-raw-addr)
 //	0x0002_0000  kernel command line (cmdlineMax bytes)
 //	0x0009_FC00  end of base memory; legacy hole follows      e820 reserved
+//	0x000E_0000  ACPI tables: RSDP, DSDT, FADT, MADT, XSDT    e820 reserved
 //	0x000F_0000  MP table (in the BIOS area Linux scans)      e820 reserved
 //	0x0010_0000  kernel: bzImage protected-mode code, or vmlinux PT_LOADs
 //	    ...      initrd, placed at the top of low RAM
@@ -63,6 +64,11 @@ const (
 	// last KiB of base memory would hold only 40 CPUs.
 	mptableAddr = 0xF0000
 	mptableMax  = 0x10000
+	// acpiAddr is the ACPI RSDP, followed by the other tables (package
+	// acpi). ACPI 6.5 §5.2.5.1: on IA-PC the OS scans 0xE0000-0xFFFFF for
+	// the RSDP; the 64 KiB below the MP table end where it starts.
+	acpiAddr = 0xE0000
+	acpiMax  = mptableAddr - acpiAddr
 	// lowRAMEnd is where base memory stops: the legacy hole follows.
 	lowRAMEnd = 0x9FC00
 	// legacyHoleEnd is the end of the VGA/BIOS hole.
@@ -103,5 +109,18 @@ const (
 	com1IRQ     = 4
 	i8042Data   = 0x60
 	i8042Cmd    = 0x64
+	cmosIndex   = 0x70 // MC146818 CMOS RTC: index (bit 7 masks NMI)
+	cmosData    = 0x71 // and data
+	rtcIRQ      = 8
 	pciConfPort = 0xCF8
 )
+
+// ACPI power-management registers (devices/acpipm), one byte each, named by
+// the FADT: SLEEP_CONTROL_REG at acpiPMPort, SLEEP_STATUS_REG at
+// acpiPMPort+1, RESET_REG at acpiPMPort+2 (0x600-0x602: no PC device
+// decodes them).
+const acpiPMPort = 0x600
+
+// i8042KbdIRQ is the ISA IRQ the DSDT gives the i8042 keyboard port, as on
+// every PC (govmm's i8042 never raises it; the MP table routes it).
+const i8042KbdIRQ = 1

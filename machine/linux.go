@@ -75,7 +75,9 @@ func (p *Plan) planCmdline(cmdline string, added int) error {
 }
 
 // e820 is the guest's memory map: RAM split around the legacy hole and the
-// PCI window, with the MP table, the hole and the APIC pages reserved.
+// PCI window, with the MP table, the hole and the APIC pages reserved. The
+// hole's entry covers the ACPI tables too (acpiAddr), so the OS never uses
+// them as RAM.
 func (p *Plan) e820() ([]bootparam.E820Entry, error) {
 	return bootparam.BuildE820(p.cfg.MemSize, lowRAMLimit, highRAMBase, []bootparam.E820Entry{
 		{Addr: lowRAMEnd, Size: legacyHoleEnd - lowRAMEnd, Type: bootparam.E820Reserved},
@@ -85,10 +87,10 @@ func (p *Plan) e820() ([]bootparam.E820Entry, error) {
 }
 
 // writeMPTable describes the CPUs and the IOAPIC (Intel MP spec 1.4), so
-// that Linux finds them without ACPI. MP rather than an ACPI MADT: it is one
-// small table with no AML, and Linux's mpparse reads everything govmm needs.
-// It is written when the machine is built, because it lists the PCI slots
-// the virtio devices got.
+// that Linux finds them without ACPI (-acpi=off, or acpi=off on the kernel
+// command line); with ACPI, Linux reads the MADT instead, which says the
+// same (acpi.go). It is written when the machine is built, because it lists
+// the PCI slots the virtio devices got.
 func (m *Machine) writeMPTable() error {
 	c := mptable.Config{
 		CPUs: m.cfg.CPUs, IOAPICAddr: ioapicAddr, LAPICAddr: lapicAddr, MaxSize: mptableMax, PCI: true,
@@ -193,6 +195,9 @@ func (p *Plan) planPVH(data []byte, e820 []bootparam.E820Entry) error {
 		CmdlinePaddr:  cmdlineAddr,
 		MemmapPaddr:   memmapAddr,
 		MemmapEntries: uint32(len(e820)),
+	}
+	if p.cfg.ACPI {
+		info.RSDPPaddr = acpiAddr
 	}
 	if initrdSize > 0 {
 		info.NrModules, info.ModlistPaddr = 1, modlistAddr

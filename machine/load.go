@@ -47,11 +47,17 @@ func (p *Plan) planRaw() error {
 }
 
 // load copies the planned guest into memory, adds what depends on the
-// built machine (the MP table of a Linux guest, the boot tables) and sets
+// built machine (the MP table and ACPI tables of a Linux guest, the boot
+// tables) and sets
 // the boot VCPU's registers.
 func (m *Machine) load(p *Plan) error {
 	if m.cfg.Kernel != "" {
 		if err := m.writeMPTable(); err != nil {
+			return err
+		}
+	}
+	if m.cfg.ACPI {
+		if err := m.writeACPITables(); err != nil {
 			return err
 		}
 	}

@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/govmm/govmm/devices/i8042"
 	"github.com/govmm/govmm/devices/pci"
+	"github.com/govmm/govmm/devices/rtc"
 	"github.com/govmm/govmm/devices/serial"
 	"github.com/govmm/govmm/devices/virtio"
 	"github.com/govmm/govmm/kvm"
@@ -212,7 +214,15 @@ func (m *Machine) createDevices() error {
 	if err := m.pio.Register("i8042-cmd", i8042Cmd, 1, kbd.CommandPort()); err != nil {
 		return err
 	}
+	clock := rtc.New(time.Now, m.newIRQLine(rtcIRQ))
+	m.closers = append(m.closers, clock.Close)
+	if err := m.pio.Register("rtc", cmosIndex, cmosData-cmosIndex+1, clock); err != nil {
+		return err
+	}
 	if err := m.createPCI(); err != nil {
+		return err
+	}
+	if err := m.createACPIPM(); err != nil {
 		return err
 	}
 	return m.createVirtio()

@@ -11,7 +11,8 @@ import (
 // Linux finds the bus with no BIOS and no ACPI: pci_direct_probe checks that
 // CONFIG_ADDRESS at 0xCF8 reads back, pci_sanity_check finds the host bridge
 // at 00:00.0, and the BARs come pre-assigned inside the reserved window, so
-// Linux keeps them.
+// Linux keeps them. With ACPI, Linux scans only the buses the DSDT lists, so
+// the DSDT describes this one as \_SB.PCI0 (acpi.go).
 func (m *Machine) createPCI() error {
 	m.pci = pci.NewBus(pciMMIOBase, pciMMIOSize)
 	panicDev := pci.NewPvPanic(func(events uint8) {

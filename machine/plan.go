@@ -100,6 +100,9 @@ func (c Config) Plan() (*Plan, error) {
 	} else {
 		err = p.planRaw()
 	}
+	if err == nil {
+		err = p.planACPI()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -136,6 +139,8 @@ func (c *Config) check() error {
 		return errors.New("give exactly one of -kernel and -raw")
 	case c.Initrd != "" && c.Kernel == "":
 		return errors.New("-initrd needs -kernel")
+	case c.ACPI && c.Kernel == "":
+		return errors.New("-acpi needs -kernel")
 	}
 	devs := len(c.Disks)
 	if c.RNG {

@@ -35,3 +35,29 @@ func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer) int {
 	}
 	return -1
 }
+
+// onOff is a boolean flag that also reads "on" and "off" (-acpi=off), as
+// QEMU spells them; a bare -acpi means on.
+type onOff bool
+
+func (b *onOff) String() string {
+	if b != nil && bool(*b) {
+		return "on"
+	}
+	return "off"
+}
+
+func (b *onOff) Set(s string) error {
+	switch s {
+	case "on", "true", "1":
+		*b = true
+	case "off", "false", "0":
+		*b = false
+	default:
+		return fmt.Errorf("%q is not on or off", s)
+	}
+	return nil
+}
+
+// IsBoolFlag lets the flag package accept a bare -acpi.
+func (b *onOff) IsBoolFlag() bool { return true }

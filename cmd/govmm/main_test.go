@@ -93,6 +93,10 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 		{"directory as -profile", []string{"run", "-kernel", kernel, "-profile", aDir}, 1, "-profile " + aDir + ": is a directory"},
 		{"missing -system-map", []string{"run", "-kernel", kernel, "-profile", filepath.Join(dir, "p.txt"), "-system-map", missing}, 1, "-system-map " + missing},
 		{"unknown flag", []string{"run", "-cpus", "2"}, 2, "-cpus"},
+		{"bad -acpi", []string{"run", "-kernel", kernel, "-acpi=maybe"}, 2, "-acpi"},
+		{"-acpi with -raw", []string{"run", "-raw", notKernel, "-acpi=on"}, 2, "-acpi needs -kernel"},
+		{"-reboot restart", []string{"run", "-kernel", kernel, "-reboot", "restart"}, 2, "-reboot restart: not supported yet"},
+		{"bad -reboot", []string{"run", "-kernel", kernel, "-reboot", "halt"}, 2, "-reboot"},
 	} {
 		code, _, errs := cli(t, c.args...)
 		if strings.Contains(errs, "/dev/kvm") || strings.Contains(errs, noKVM) {

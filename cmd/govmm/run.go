@@ -36,6 +36,8 @@ type runFlags struct {
 	disks                   []machine.Disk
 	console                 string
 	rng                     bool
+	acpi                    onOff
+	reboot                  string
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
 }
@@ -61,6 +63,9 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&f.console, "console", "serial", "guest console on stdin/stdout: serial (ttyS0) or virtio (hvc0)")
 	fs.BoolVar(&f.rng, "rng", true, "add a virtio-rng device fed from the host's getrandom")
+	f.acpi = true
+	fs.Var(&f.acpi, "acpi", "ACPI tables for -kernel, so the guest can power off and reboot through ACPI: on or off (the MP table is there either way)")
+	fs.StringVar(&f.reboot, "reboot", "exit", "what a guest reboot does: exit (end the run, exit 0); restart is not supported yet")
 	fs.StringVar(&f.raw, "raw", "", "flat binary to run instead of a kernel")
 	fs.StringVar(&f.rawMode, "raw-mode", "real", "CPU mode for -raw: real, long (64-bit CPL 0) or user (64-bit CPL 3, all ports open)")
 	fs.StringVar(&f.rawAddr, "raw-addr", "0x10000", "load and entry address for -raw")
@@ -111,12 +116,23 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	if f.timeout < 0 {
 		return cfg, fmt.Errorf("-timeout %v: must not be negative", f.timeout)
 	}
+	switch f.reboot {
+	case "exit":
+	case "restart":
+		return cfg, errors.New("-reboot restart: not supported yet (it needs a machine reset); use -reboot exit")
+	default:
+		return cfg, fmt.Errorf("-reboot %q: not exit or restart", f.reboot)
+	}
+	if f.raw != "" && f.set["acpi"] && bool(f.acpi) {
+		return cfg, errors.New("-acpi needs -kernel")
+	}
 	cfg = machine.Config{
 		MemSize: mem, CPUs: f.smp,
 		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.cmdline,
 		Raw: f.raw, RawMode: mode, RawAddr: addr,
 		Console: stdout, Compat: cm, Stats: f.stats, Profile: f.profile != "",
 		Disks: f.disks, VirtioConsole: f.console == "virtio", RNG: f.rng && f.kernel != "",
+		ACPI:    bool(f.acpi) && f.kernel != "",
 		KVMPath: kvmDevice,
 	}
 	if f.verbose {

@@ -9,7 +9,7 @@ _start:
     mov eax, 169
     mov edi, 0xfee1dead
     mov esi, 672274793
-    mov edx, 0x01234567
+    mov edx, 0x4321fedc
     syscall
 1:  mov eax, 60
     mov edi, 1

@@ -7,15 +7,17 @@
  *   1. writes "govmm-guest: hello from user space\n" to fd 1,
  *   1b. if a file /pause exists, waits forever (a test that stops govmm
  *      from outside needs a guest that is up and stays up),
- *   2. asks the kernel to restart the machine, which govmm reports as the
- *      guest's clean end (exit 0),
+ *   2. asks the kernel to power the machine off, which govmm reports as
+ *      the guest's clean end (exit 0, "guest powered off (ACPI S5)"),
  *   3. if that fails, exits (a panic the VMM sees).
  *
- * Why restart and not power off: govmm's machine has no ACPI, so the kernel
- * has no power-off method; it turns LINUX_REBOOT_CMD_POWER_OFF into a halt
- * with interrupts disabled, which govmm must treat as a hang (exit 4). A
- * restart goes through the i8042 reset line (command 0xfe on port 0x64),
- * which govmm turns into exit 0, as Firecracker does.
+ * How power-off reaches govmm: govmm gives the guest ACPI tables (package
+ * acpi; on unless -acpi=off). The kernel's ACPI power-off writes SLP_TYP=S5
+ * with SLP_EN to the FADT's sleep control register, an I/O port govmm
+ * emulates (devices/acpipm). Without ACPI (-acpi=off, or "acpi=off" on the
+ * kernel command line) the kernel has no power-off method: it turns
+ * LINUX_REBOOT_CMD_POWER_OFF into "reboot: System halted", a halt with
+ * interrupts disabled, which govmm must treat as a hang (exit 4).
  *
  * There is no C library: every system call is one x86-64 `syscall`
  * instruction written as inline assembly. Build it fully static and with no
@@ -48,7 +50,7 @@
  * against a stray call; the command says what to do. */
 #define LINUX_REBOOT_MAGIC1       0xfee1deadUL
 #define LINUX_REBOOT_MAGIC2       672274793UL /* 0x28121969 */
-#define LINUX_REBOOT_CMD_RESTART   0x01234567UL
+#define LINUX_REBOOT_CMD_POWER_OFF 0x4321fedcUL
 
 /*
  * syscall4 issues one system call with up to four arguments.
@@ -92,10 +94,10 @@ __attribute__((noreturn)) void _start(void)
 		for (;;)
 			syscall4(SYS_pause, 0, 0, 0, 0);
 
-	/* 2. Restart. On success this call never returns: the kernel pulses
-	 *    the i8042 reset line and govmm ends the run with exit 0. */
+	/* 2. Power off. On success this call never returns: the kernel enters
+	 *    ACPI S5 and govmm ends the run with exit 0. */
 	syscall4(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
-		 LINUX_REBOOT_CMD_RESTART, 0);
+		 LINUX_REBOOT_CMD_POWER_OFF, 0);
 
 	/* 3. It failed. When process 1 exits the kernel panics with
 	 *    "Attempted to kill init! exitcode=0x00000100", which is a loud,
