@@ -206,6 +206,9 @@ type Config struct {
 	SleepControlPort, SleepStatusPort, ResetPort uint16
 	// ResetValue is what the guest writes to ResetPort to reset (1 when 0).
 	ResetValue uint8
+	// Century is the CMOS RAM index of the RTC's century byte (the FADT's
+	// CENTURY field; 0x32 on a PC), or 0 when there is none.
+	Century uint8
 	// PCI, if not nil, puts a PCI host bridge in the DSDT.
 	PCI *PCI
 	// ISA are the legacy devices the DSDT lists (see the package comment).
@@ -389,7 +392,8 @@ func FADT(c Config, dsdt uint64) []byte {
 	b := header(SigFADT, fadtRevision)
 	b = binary.LittleEndian.AppendUint32(b, 0)            // 36 FIRMWARE_CTRL: no FACS
 	b = binary.LittleEndian.AppendUint32(b, uint32(dsdt)) // 40 DSDT
-	b = append(b, make([]byte, 109-len(b))...)            // 44-108: no fixed hardware, no SCI
+	b = append(b, make([]byte, 108-len(b))...)            // 44-107: no fixed hardware, no SCI
+	b = append(b, c.Century)                              // 108 CENTURY: CMOS index of the century
 	b = binary.LittleEndian.AppendUint16(b, fadtIAPCBootArch)
 	b = append(b, 0)                                   // 111 reserved
 	b = binary.LittleEndian.AppendUint32(b, fadtFlags) // 112 Flags

@@ -16,7 +16,7 @@ const testAddr = 0xE0000
 func testConfig(cpus int) Config {
 	return Config{
 		CPUs: cpus, LAPICAddr: 0xFEE00000, IOAPICAddr: 0xFEC00000, IOAPICID: uint8(cpus),
-		SleepControlPort: 0x600, SleepStatusPort: 0x601, ResetPort: 0x602,
+		SleepControlPort: 0x600, SleepStatusPort: 0x601, ResetPort: 0x602, Century: 0x32,
 		PCI: &PCI{MMIOBase: 0xC0000000, MMIOSize: 0x10000000, ConfigPort: 0xCF8, IRQs: []PCIIRQ{{Slot: 2, Pin: 0, GSI: 18}}},
 	}
 }
@@ -150,9 +150,10 @@ func TestGoldenFADT(t *testing.T) {
 	tb := mustBuild(t, testAddr, testConfig(1))
 	f := tb.Get(SigFADT)
 	want := make([]byte, 276)
-	copy(want, join([]byte{'F', 'A', 'C', 'P', 0x14, 0x01, 0x00, 0x00, 0x06, 0xA0}, hdrTail))
+	copy(want, join([]byte{'F', 'A', 'C', 'P', 0x14, 0x01, 0x00, 0x00, 0x06, 0x6E}, hdrTail))
 	set := func(off int, b ...byte) { copy(want[off:], b) }
 	set(40, 0x30, 0x00, 0x0E, 0x00)                                // DSDT 0xE0030
+	set(108, 0x32)                                                 // CENTURY: CMOS RAM index 0x32 (the PC AT's century byte)
 	set(109, 0x07, 0x00)                                           // IAPC_BOOT_ARCH: legacy devices, 8042, no VGA
 	set(112, 0x31, 0x04, 0x10, 0x00)                               // Flags: WBINVD, PWR/SLP_BUTTON, RESET_REG_SUP, HW_REDUCED_ACPI
 	set(116, 0x01, 0x08, 0x00, 0x01, 0x02, 0x06, 0, 0, 0, 0, 0, 0) // RESET_REG: I/O 0x602, 8 bits, byte access

@@ -6,6 +6,7 @@ import (
 	"github.com/govmm/govmm/acpi"
 	"github.com/govmm/govmm/devices/acpipm"
 	"github.com/govmm/govmm/devices/pci"
+	"github.com/govmm/govmm/devices/rtc"
 	"github.com/govmm/govmm/memory"
 )
 
@@ -28,6 +29,7 @@ func (c *Config) acpiConfig(irqs []acpi.PCIIRQ) acpi.Config {
 		SleepStatusPort:  acpiPMPort + acpipm.SleepStatus,
 		ResetPort:        acpiPMPort + acpipm.Reset,
 		ResetValue:       acpipm.ResetValue,
+		Century:          rtc.CenturyIndex,
 		PCI: &acpi.PCI{
 			MMIOBase: pciMMIOBase, MMIOSize: pciMMIOSize, ConfigPort: pci.ConfigIOPort, IRQs: irqs,
 		},
@@ -82,7 +84,7 @@ func (m *Machine) writeACPITables() error {
 func (m *Machine) createACPIPM() error {
 	dev := acpipm.New(
 		func() { m.finish(Result{Code: ExitOK, Reason: reasonACPIPowerOff}) },
-		func() { m.finish(Result{Code: ExitOK, Reason: reasonACPIReset}) },
+		func() { m.finish(Result{Code: ExitOK, Reason: reasonACPIReset, Reset: true}) },
 		func(reg string, v byte) { m.logf("ACPI: ignored write %#02x to the %s", v, reg) },
 	)
 	return m.pio.Register("acpi-pm", acpiPMPort, acpipm.Size, dev)

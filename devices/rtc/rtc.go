@@ -117,6 +117,10 @@ const (
 	regCentury = 0x32
 )
 
+// CenturyIndex is the CMOS RAM index of the century byte (the IBM PC AT
+// convention), which an ACPI FADT's CENTURY field names.
+const CenturyIndex = regCentury
+
 // Register A bits: UIP (read-only), the divider DV2-DV0 and the rate
 // selection RS3-RS0.
 const (
