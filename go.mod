@@ -3,6 +3,8 @@ module github.com/govmm/govmm
 go 1.26.0
 
 require (
+	github.com/elastic/go-seccomp-bpf v1.6.0
+	github.com/hugelgupf/p9 v0.3.0
 	github.com/u-root/u-root v0.16.0
 	golang.org/x/arch v0.33.0
 	golang.org/x/sys v0.50.0
@@ -16,4 +18,5 @@ require (
 	github.com/therootcompany/xz v1.0.1 // indirect
 	github.com/u-root/uio v0.0.0-20240224005618-d2acac8f3701 // indirect
 	github.com/ulikunitz/xz v0.5.15 // indirect
+	golang.org/x/net v0.47.0 // indirect
 )
