@@ -99,6 +99,7 @@ type run struct {
 	stderr  string
 	elapsed time.Duration
 	firstAt map[string]time.Duration // first time each watched marker appeared
+	started time.Time                // the host's wall clock when govmm started
 }
 
 // govmm runs the binary with args and waits for it. watch lists console
@@ -116,6 +117,7 @@ func govmm(t *testing.T, limit time.Duration, watch []string, args ...string) *r
 	}
 	r := &run{firstAt: map[string]time.Duration{}}
 	start := time.Now()
+	r.started = start
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

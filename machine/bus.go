@@ -3,6 +3,7 @@ package machine
 import (
 	"fmt"
 	"sort"
+	"sync"
 	"sync/atomic"
 )
 
@@ -35,7 +36,45 @@ type Bus struct {
 	// unknownLog, when set, is told about the first few unknown accesses.
 	unknownLog func(write bool, addr uint64, n int)
 	logged     atomic.Uint32
+
+	// unknownMu guards unknownAt and unknownElsewhere: per-address counts
+	// of the accesses that hit no device, for -stats. Such an access has
+	// already cost an exit to user space, so a lock here costs little.
+	unknownMu sync.Mutex
+	unknownAt map[uint64]*UnknownAccess
+	// unknownElsewhereReads and unknownElsewhereWrites count unknown
+	// accesses at addresses beyond the first maxUnknownAddrs, so that a
+	// guest scanning memory cannot grow the map without bound.
+	unknownElsewhereReads, unknownElsewhereWrites uint64
 }
+
+// UnknownAccess is what the bus saw at one address that no device decodes.
+type UnknownAccess struct {
+	Addr          uint64
+	Reads, Writes uint64
+	// Sizes has bit n set when an access of 1<<n bytes was seen.
+	Sizes uint8
+}
+
+// Total is the number of accesses.
+func (u UnknownAccess) Total() uint64 { return u.Reads + u.Writes }
+
+// SizeList names the access widths seen, e.g. "1,4".
+func (u UnknownAccess) SizeList() string {
+	s := ""
+	for n := 0; n < 8; n++ {
+		if u.Sizes&(1<<n) != 0 {
+			if s != "" {
+				s += ","
+			}
+			s += fmt.Sprint(1 << n)
+		}
+	}
+	return s
+}
+
+// maxUnknownAddrs bounds the distinct addresses counted one by one.
+const maxUnknownAddrs = 4096
 
 // NewBus returns an empty bus; name ("pio", "mmio") appears in messages.
 func NewBus(name string) *Bus { return &Bus{name: name} }
@@ -94,7 +133,7 @@ func (b *Bus) Read(addr uint64, data []byte) *busRange {
 			data[i] = 0xff
 		}
 		b.unknownReads.Add(1)
-		b.logUnknown(false, addr, len(data))
+		b.noteUnknown(false, addr, len(data))
 		return nil
 	}
 	r.dev.Read(addr-r.base, data)
@@ -107,7 +146,7 @@ func (b *Bus) Write(addr uint64, data []byte) *busRange {
 	r := b.find(addr, len(data))
 	if r == nil {
 		b.unknownWrites.Add(1)
-		b.logUnknown(true, addr, len(data))
+		b.noteUnknown(true, addr, len(data))
 		return nil
 	}
 	r.dev.Write(addr-r.base, data)
@@ -118,8 +157,67 @@ func (b *Bus) Write(addr uint64, data []byte) *busRange {
 // guest probing empty ports cannot flood the log.
 const maxUnknownLogged = 8
 
-func (b *Bus) logUnknown(write bool, addr uint64, n int) {
+// noteUnknown counts an access that hit no device by address, and logs the
+// first few.
+func (b *Bus) noteUnknown(write bool, addr uint64, n int) {
+	b.unknownMu.Lock()
+	u := b.unknownAt[addr]
+	if u == nil && len(b.unknownAt) < maxUnknownAddrs {
+		if b.unknownAt == nil {
+			b.unknownAt = map[uint64]*UnknownAccess{}
+		}
+		u = &UnknownAccess{Addr: addr}
+		b.unknownAt[addr] = u
+	}
+	switch {
+	case u == nil && write:
+		b.unknownElsewhereWrites++
+	case u == nil:
+		b.unknownElsewhereReads++
+	default:
+		if write {
+			u.Writes++
+		} else {
+			u.Reads++
+		}
+		for w := 0; w < 8; w++ {
+			if n == 1<<w {
+				u.Sizes |= 1 << w
+			}
+		}
+	}
+	b.unknownMu.Unlock()
 	if b.unknownLog != nil && b.logged.Add(1) <= maxUnknownLogged {
 		b.unknownLog(write, addr, n)
 	}
+}
+
+// TopUnknown returns the n addresses with the most accesses that hit no
+// device, most first (ties by lower address), and the sum of the unknown
+// accesses not among them in rest (its Addr is 0): other addresses, and
+// those past the per-address bound, whose sizes are not known.
+func (b *Bus) TopUnknown(n int) (top []UnknownAccess, rest UnknownAccess) {
+	b.unknownMu.Lock()
+	all := make([]UnknownAccess, 0, len(b.unknownAt))
+	for _, u := range b.unknownAt {
+		all = append(all, *u)
+	}
+	rest.Reads, rest.Writes = b.unknownElsewhereReads, b.unknownElsewhereWrites
+	b.unknownMu.Unlock()
+	sort.Slice(all, func(i, j int) bool {
+		if ti, tj := all[i].Total(), all[j].Total(); ti != tj {
+			return ti > tj
+		}
+		return all[i].Addr < all[j].Addr
+	})
+	n = max(n, 0)
+	if len(all) > n {
+		for _, u := range all[n:] {
+			rest.Reads += u.Reads
+			rest.Writes += u.Writes
+			rest.Sizes |= u.Sizes
+		}
+		all = all[:n]
+	}
+	return all, rest
 }

@@ -82,4 +82,8 @@ type Config struct {
 	Profile bool
 	// KVMPath is the KVM device, /dev/kvm when empty.
 	KVMPath string
+	// BeforeRun, if set, is called by Run once, after set-up and before
+	// any VCPU first enters KVM_RUN: the place to confine the process
+	// (sandbox.Install). An error ends the run with ExitError.
+	BeforeRun func() error
 }

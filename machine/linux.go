@@ -36,12 +36,17 @@ func (p *Plan) planKernel() error {
 	return fmt.Errorf("-kernel %s: neither a bzImage nor an ELF vmlinux", p.cfg.Kernel)
 }
 
-// cmdline is the user's command line plus, with compat on, the parameters
-// that keep the kernel off instructions this host cannot emulate. added is
-// how many bytes compat added.
+// cmdline is the user's command line preceded, with compat on, by the
+// parameters that keep the kernel off instructions this host cannot
+// emulate (each one is logged with -v). added is how many bytes compat
+// added. govmm's parameters go first so that the user's -append wins:
+// parse_args (kernel/params.c) hands every occurrence of a parameter to its
+// handler in order, so for most parameters the last one given counts; and
+// whatever follows "--" goes to init, not to the kernel (init/main.c), so
+// nothing may be appended after the user's text.
 func (p *Plan) cmdline() (cmdline string, added int) {
 	user := strings.TrimSpace(p.cfg.Cmdline)
-	parts := []string{user}
+	var parts []string
 	if p.compat {
 		params, reasons := compat.KernelParams()
 		for _, r := range reasons {
@@ -49,6 +54,7 @@ func (p *Plan) cmdline() (cmdline string, added int) {
 		}
 		parts = append(parts, params...)
 	}
+	parts = append(parts, user)
 	cmdline = strings.TrimSpace(strings.Join(parts, " "))
 	return cmdline, len(cmdline) - len(user)
 }

@@ -207,7 +207,7 @@ func (m *Machine) createDevices() error {
 	if err := m.pio.Register("com1", com1Port, 8, m.UART); err != nil {
 		return err
 	}
-	kbd := i8042.New(func() { m.finish(Result{Code: ExitOK, Reason: "guest reset (i8042 command 0xfe)"}) })
+	kbd := i8042.New(func() { m.finish(Result{Code: ExitOK, Reason: "guest reset (i8042 command 0xfe)", Reset: true}) })
 	if err := m.pio.Register("i8042-data", i8042Data, 1, kbd.DataPort()); err != nil {
 		return err
 	}
@@ -217,6 +217,9 @@ func (m *Machine) createDevices() error {
 	clock := rtc.New(time.Now, m.newIRQLine(rtcIRQ))
 	m.closers = append(m.closers, clock.Close)
 	if err := m.pio.Register("rtc", cmosIndex, cmosData-cmosIndex+1, clock); err != nil {
+		return err
+	}
+	if err := m.createAbsent(); err != nil {
 		return err
 	}
 	if err := m.createPCI(); err != nil {
@@ -246,6 +249,12 @@ func (m *Machine) finish(r Result) {
 // Run runs the guest until it resets, powers off, crashes, or ctx ends. A
 // ctx deadline gives ExitTimeout; a cancelled ctx gives ExitInterrupt.
 func (m *Machine) Run(ctx context.Context) Result {
+	if m.cfg.BeforeRun != nil {
+		if err := m.cfg.BeforeRun(); err != nil {
+			m.finish(Result{Code: ExitError, Reason: err.Error()})
+			return m.result
+		}
+	}
 	var wg sync.WaitGroup
 	for _, v := range m.vcpus {
 		wg.Add(1)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -23,8 +22,10 @@ func (v *vcpu) recordRIP(rip uint64) {
 
 // WriteProfile writes the sampled guest RIPs as "samples percent address
 // [symbol+offset]" lines, most frequent first, aggregated by symbol when a
-// System.map is given. It is how a slow boot is explained: see README.
-func (m *Machine) WriteProfile(w io.Writer, systemMap string) error {
+// System.map is given (read from systemMap; nil for none; the caller opens
+// it, before the sandbox forbids opening files). It is how a slow boot is
+// explained: see README.
+func (m *Machine) WriteProfile(w io.Writer, systemMap io.Reader) error {
 	counts := map[uint64]uint64{}
 	var total uint64
 	for _, v := range m.vcpus {
@@ -43,7 +44,7 @@ func (m *Machine) WriteProfile(w io.Writer, systemMap string) error {
 	}
 	byKey := map[string]uint64{}
 	var syms *symbolTable
-	if systemMap != "" {
+	if systemMap != nil {
 		var err error
 		if syms, err = loadSystemMap(systemMap); err != nil {
 			return err
@@ -76,14 +77,9 @@ type symbolTable struct {
 	names []string
 }
 
-func loadSystemMap(path string) (*symbolTable, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("-system-map: %w", err)
-	}
-	defer f.Close()
+func loadSystemMap(r io.Reader) (*symbolTable, error) {
 	t := &symbolTable{}
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		if len(fields) != 3 || !strings.ContainsAny(fields[1], "tTwW") {
@@ -97,7 +93,11 @@ func loadSystemMap(path string) (*symbolTable, error) {
 		t.names = append(t.names, fields[2])
 	}
 	if len(t.addrs) == 0 {
-		return nil, fmt.Errorf("-system-map %s: no text symbols", path)
+		name := "file"
+		if f, ok := r.(interface{ Name() string }); ok {
+			name = f.Name()
+		}
+		return nil, fmt.Errorf("-system-map %s: no text symbols", name)
 	}
 	sort.Sort(t)
 	return t, nil

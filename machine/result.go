@@ -22,6 +22,10 @@ type Result struct {
 	Reason string
 	// Detail holds further lines for a crash: registers and code bytes.
 	Detail string
+	// Reset is true when the guest asked for a reboot (the ACPI reset
+	// register, the i8042 reset line or a KVM reset event), so that a
+	// caller with -reboot restart can boot it again.
+	Reset bool
 }
 
 func (r Result) String() string {

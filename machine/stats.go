@@ -61,6 +61,7 @@ func (m *Machine) WriteStats(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	m.writeUnknown(w)
 	if len(m.virtio) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
@@ -86,5 +87,37 @@ func (m *Machine) WriteStats(w io.Writer) {
 			fmt.Fprintf(w, " %s=%d", k, total.fixups[k])
 		}
 		fmt.Fprintln(w)
+	}
+}
+
+// topUnknown is how many addresses without a device -stats lists per bus.
+const topUnknown = 10
+
+// writeUnknown lists, per bus, the addresses without a device that the
+// guest touched most: the probes that cost exits for nothing.
+func (m *Machine) writeUnknown(w io.Writer) {
+	var tw *tabwriter.Writer
+	for _, b := range []*Bus{m.pio, m.mmio} {
+		if b == nil {
+			continue
+		}
+		top, rest := b.TopUnknown(topUnknown)
+		if len(top) == 0 && rest.Total() == 0 {
+			continue
+		}
+		if tw == nil {
+			fmt.Fprintf(w, "\ntop addresses with no device (reads give all-ones, writes are dropped):\n")
+			tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "bus\taddress\treads\twrites\tsizes\t")
+		}
+		for _, u := range top {
+			fmt.Fprintf(tw, "%s\t%#x\t%d\t%d\t%s\t\n", b.name, u.Addr, u.Reads, u.Writes, u.SizeList())
+		}
+		if rest.Total() > 0 {
+			fmt.Fprintf(tw, "%s\t(others)\t%d\t%d\t%s\t\n", b.name, rest.Reads, rest.Writes, rest.SizeList())
+		}
+	}
+	if tw != nil {
+		tw.Flush()
 	}
 }

@@ -163,7 +163,7 @@ func (v *vcpu) handle(exit *kvm.Exit) *busRange {
 		case kvm.SystemEventShutdown:
 			m.finish(Result{Code: ExitOK, Reason: "guest powered off (system event)"})
 		case kvm.SystemEventReset:
-			m.finish(Result{Code: ExitOK, Reason: "guest reset (system event)"})
+			m.finish(Result{Code: ExitOK, Reason: "guest reset (system event)", Reset: true})
 		case kvm.SystemEventCrash:
 			m.finish(Result{Code: ExitPanic, Reason: "guest crash (system event)"})
 		default:

@@ -15,6 +15,8 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("govmm demo")
 	stats := fs.Bool("stats", false, "print exit statistics to stderr at exit")
 	verbose := fs.Bool("v", false, "log what govmm does to stderr")
+	sb := onOff(true)
+	fs.Var(&sb, "sandbox", sandboxHelp)
 	if code := parseFlags(fs, args, stdout, stderr); code >= 0 {
 		return code
 	}
@@ -28,6 +30,9 @@ func demoCmd(args []string, stdout, stderr io.Writer) int {
 	}
 	if *verbose {
 		cfg.Log = stderr
+	}
+	if sb {
+		cfg.BeforeRun = func() error { return installSandbox() }
 	}
 	plan, err := cfg.Plan()
 	if err != nil {

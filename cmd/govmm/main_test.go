@@ -95,7 +95,9 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 		{"unknown flag", []string{"run", "-cpus", "2"}, 2, "-cpus"},
 		{"bad -acpi", []string{"run", "-kernel", kernel, "-acpi=maybe"}, 2, "-acpi"},
 		{"-acpi with -raw", []string{"run", "-raw", notKernel, "-acpi=on"}, 2, "-acpi needs -kernel"},
-		{"-reboot restart", []string{"run", "-kernel", kernel, "-reboot", "restart"}, 2, "-reboot restart: not supported yet"},
+		{"-reboot restart with -raw", []string{"run", "-raw", notKernel, "-reboot", "restart"}, 2, "-reboot restart needs -kernel"},
+		{"-reboot restart with the sandbox", []string{"run", "-kernel", kernel, "-reboot", "restart"}, 2, "-reboot restart needs -sandbox=off"},
+		{"bad -sandbox", []string{"run", "-kernel", kernel, "-sandbox=maybe"}, 2, "-sandbox"},
 		{"bad -reboot", []string{"run", "-kernel", kernel, "-reboot", "halt"}, 2, "-reboot"},
 	} {
 		code, _, errs := cli(t, c.args...)

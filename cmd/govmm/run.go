@@ -17,11 +17,20 @@ import (
 	"github.com/govmm/govmm/compat"
 	"github.com/govmm/govmm/console"
 	"github.com/govmm/govmm/machine"
+	"github.com/govmm/govmm/sandbox"
 )
 
 // kvmDevice is the KVM device that run and demo open; tests point it at a
 // missing file to show that bad input is reported without KVM.
 var kvmDevice = "/dev/kvm"
+
+// installSandbox confines the process as the guest starts (-sandbox=on).
+// Tests that run govmm in-process replace it: the filter could not be
+// removed from the test binary.
+var installSandbox = sandbox.Install
+
+// sandboxHelp is the help of -sandbox, for run and demo.
+const sandboxHelp = "seccomp filter once the guest runs: on or off; a forbidden system call ends govmm with exit 1 (see SECURITY.md)"
 
 // runFlags are the flags of "govmm run", spelled as QEMU spells them.
 type runFlags struct {
@@ -37,6 +46,7 @@ type runFlags struct {
 	console                 string
 	rng                     bool
 	acpi                    onOff
+	sandbox                 onOff
 	reboot                  string
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
@@ -65,7 +75,9 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.rng, "rng", true, "add a virtio-rng device fed from the host's getrandom")
 	f.acpi = true
 	fs.Var(&f.acpi, "acpi", "ACPI tables for -kernel, so the guest can power off and reboot through ACPI: on or off (the MP table is there either way)")
-	fs.StringVar(&f.reboot, "reboot", "exit", "what a guest reboot does: exit (end the run, exit 0); restart is not supported yet")
+	f.sandbox = true
+	fs.Var(&f.sandbox, "sandbox", sandboxHelp)
+	fs.StringVar(&f.reboot, "reboot", "exit", "what a guest reboot does: exit (end the run, exit 0) or restart (boot the guest again)")
 	fs.StringVar(&f.raw, "raw", "", "flat binary to run instead of a kernel")
 	fs.StringVar(&f.rawMode, "raw-mode", "real", "CPU mode for -raw: real, long (64-bit CPL 0) or user (64-bit CPL 3, all ports open)")
 	fs.StringVar(&f.rawAddr, "raw-addr", "0x10000", "load and entry address for -raw")
@@ -119,12 +131,17 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	switch f.reboot {
 	case "exit":
 	case "restart":
-		return cfg, errors.New("-reboot restart: not supported yet (it needs a machine reset); use -reboot exit")
+		if f.raw != "" {
+			return cfg, errors.New("-reboot restart needs -kernel")
+		}
 	default:
 		return cfg, fmt.Errorf("-reboot %q: not exit or restart", f.reboot)
 	}
 	if f.raw != "" && f.set["acpi"] && bool(f.acpi) {
 		return cfg, errors.New("-acpi needs -kernel")
+	}
+	if f.reboot == "restart" && bool(f.sandbox) {
+		return cfg, errors.New("-reboot restart needs -sandbox=off: a restart opens files and creates a VM, which the sandbox forbids")
 	}
 	cfg = machine.Config{
 		MemSize: mem, CPUs: f.smp,
@@ -137,6 +154,9 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	}
 	if f.verbose {
 		cfg.Log = stderr
+	}
+	if f.sandbox {
+		cfg.BeforeRun = func() error { return installSandbox() }
 	}
 	return cfg, nil
 }
@@ -236,21 +256,24 @@ func pathCause(err error) error {
 }
 
 // boot builds the machine from plan, wires the console and signals, runs it
-// and reports the outcome. It returns the exit code.
+// and reports the outcome. With -reboot restart, a guest reset builds a new
+// machine from the same plan and boots it again (RAM and devices start
+// fresh; disk files keep what was written), all within one -timeout. It
+// returns the exit code.
 func boot(plan *machine.Plan, f runFlags, stdin *os.File, stderr io.Writer) int {
-	timeout := f.timeout
-	cfg := plan.Config()
 	m, err := machine.NewFromPlan(plan)
 	if err != nil {
 		fmt.Fprintf(stderr, "govmm: %v\n", err)
 		return machine.ExitError
 	}
-	defer m.Close()
+	// current is the machine now running: console input goes to it.
+	var current shared[*machine.Machine]
+	current.store(m)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, timeout)
+	if f.timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, f.timeout)
 		defer cancel()
 	}
 	// SIGINT and SIGTERM end the run like a power cut, but through Close,
@@ -267,18 +290,51 @@ func boot(plan *machine.Plan, f runFlags, stdin *os.File, stderr io.Writer) int 
 	}()
 	var quit shared[bool]
 	if stdin != nil {
-		sink := m.UART.Input
-		if m.VirtioConsole != nil {
-			sink = m.VirtioConsole.Input
+		sink := func(p []byte) int {
+			m := current.load()
+			if m == nil { // between two boots: the keystrokes are dropped
+				return len(p)
+			}
+			if m.VirtioConsole != nil {
+				return m.VirtioConsole.Input(p)
+			}
+			return m.UART.Input(p)
 		}
 		restore, err := console.Start(stdin, sink, func() { quit.store(true); cancel() })
 		if err != nil {
+			m.Close()
 			fmt.Fprintf(stderr, "govmm: stdin: %v\n", err)
 			return machine.ExitError
 		}
 		defer restore()
 	}
 
+	for n := 1; ; n++ {
+		res, code := runOnce(ctx, m, plan.Config(), f, &quit, &gotSig, stderr, func() { current.store(nil) })
+		if !res.Reset || f.reboot != "restart" || ctx.Err() != nil {
+			return code
+		}
+		if m, err = machine.NewFromPlan(plan); err != nil {
+			fmt.Fprintf(stderr, "govmm: restarting after the guest reset: %v\n", err)
+			return machine.ExitError
+		}
+		current.store(m)
+		fmt.Fprintf(stderr, "govmm: %s: booting again (-reboot restart, boot %d)\n", res.Reason, n+1)
+	}
+}
+
+// runOnce runs m until it ends, reports the outcome (-stats, -profile, the
+// result line), closes m and returns the result and the exit code.
+// detach is called before m is closed, so that console input stops
+// reaching it.
+func runOnce(ctx context.Context, m *machine.Machine, cfg machine.Config, f runFlags, quit *shared[bool], gotSig *shared[syscall.Signal], stderr io.Writer, detach func()) (machine.Result, int) {
+	defer m.Close()
+	prof, err := openProfile(f.profile, f.systemMap)
+	if err != nil {
+		fmt.Fprintf(stderr, "govmm: -profile: %v\n", err)
+		detach()
+		return machine.Result{Code: machine.ExitError, Reason: err.Error()}, machine.ExitError
+	}
 	res := m.Run(ctx)
 	if res.Code == machine.ExitInterrupt {
 		if quit.load() {
@@ -291,21 +347,22 @@ func boot(plan *machine.Plan, f runFlags, stdin *os.File, stderr io.Writer) int 
 	if cfg.Stats {
 		m.WriteStats(stderr)
 	}
-	if f.profile != "" {
-		if err := writeProfile(m, f.profile, f.systemMap); err != nil {
+	if prof != nil {
+		if err := prof.write(m); err != nil {
 			fmt.Fprintf(stderr, "govmm: -profile: %v\n", err)
 		}
 	}
 	if res.Code != machine.ExitOK || cfg.Log != nil {
 		fmt.Fprintf(stderr, "govmm: %v\n", res)
 	}
+	detach()
 	if err := m.Close(); err != nil {
 		fmt.Fprintf(stderr, "govmm: closing the VM: %v\n", err)
 		if res.Code == machine.ExitOK {
-			return machine.ExitError
+			return res, machine.ExitError
 		}
 	}
-	return res.Code
+	return res, res.Code
 }
 
 func unixSignalName(s syscall.Signal) string {
@@ -318,17 +375,43 @@ func unixSignalName(s syscall.Signal) string {
 	return s.String()
 }
 
-// writeProfile writes the RIP histogram to path.
-func writeProfile(m *machine.Machine, path, systemMap string) error {
-	out, err := os.Create(path)
-	if err != nil {
+// profileFiles are the -profile output and the -system-map, opened before
+// the run: the sandbox forbids opening files once the guest runs.
+type profileFiles struct{ out, systemMap *os.File }
+
+// openProfile opens the -profile files; nil when there is no -profile.
+func openProfile(path, systemMap string) (*profileFiles, error) {
+	if path == "" {
+		return nil, nil
+	}
+	p := &profileFiles{}
+	var err error
+	if systemMap != "" {
+		if p.systemMap, err = os.Open(systemMap); err != nil {
+			return nil, fmt.Errorf("-system-map: %w", err)
+		}
+	}
+	if p.out, err = os.Create(path); err != nil {
+		if p.systemMap != nil {
+			p.systemMap.Close()
+		}
+		return nil, err
+	}
+	return p, nil
+}
+
+// write writes the RIP histogram and closes the files.
+func (p *profileFiles) write(m *machine.Machine) error {
+	var systemMap io.Reader
+	if p.systemMap != nil {
+		systemMap = p.systemMap
+		defer p.systemMap.Close()
+	}
+	if err := m.WriteProfile(p.out, systemMap); err != nil {
+		p.out.Close()
 		return err
 	}
-	if err := m.WriteProfile(out, systemMap); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return p.out.Close()
 }
 
 // parseDisk parses a -disk value: PATH or PATH,ro.

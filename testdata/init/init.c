@@ -7,17 +7,25 @@
  *   1. writes "govmm-guest: hello from user space\n" to fd 1,
  *   1b. if a file /pause exists, waits forever (a test that stops govmm
  *      from outside needs a guest that is up and stays up),
- *   2. asks the kernel to power the machine off, which govmm reports as
- *      the guest's clean end (exit 0, "guest powered off (ACPI S5)"),
- *   3. if that fails, exits (a panic the VMM sees).
+ *   2. writes "govmm-guest: realtime SECONDS\n", the guest's wall clock
+ *      (CLOCK_REALTIME) as it starts: a test compares it with the host's,
+ *   3. ends the machine the way the kernel command line asks. The kernel
+ *      passes the words after "--" to /init as arguments:
+ *        (none)        power off,
+ *        reboot        reboot,
+ *        reboot-once   reboot if the first byte of /dev/vda is not 'R'
+ *                      (after writing 'R' there), else power off: with
+ *                      govmm -reboot restart the guest boots twice;
+ *   4. if that fails, exits (a panic the VMM sees).
  *
  * How power-off reaches govmm: govmm gives the guest ACPI tables (package
  * acpi; on unless -acpi=off). The kernel's ACPI power-off writes SLP_TYP=S5
  * with SLP_EN to the FADT's sleep control register, an I/O port govmm
- * emulates (devices/acpipm). Without ACPI (-acpi=off, or "acpi=off" on the
- * kernel command line) the kernel has no power-off method: it turns
- * LINUX_REBOOT_CMD_POWER_OFF into "reboot: System halted", a halt with
- * interrupts disabled, which govmm must treat as a hang (exit 4).
+ * emulates (devices/acpipm); a reboot writes the FADT's reset register.
+ * Without ACPI (-acpi=off, or "acpi=off" on the kernel command line) the
+ * kernel has no power-off method: it turns LINUX_REBOOT_CMD_POWER_OFF into
+ * "reboot: System halted", a halt with interrupts disabled, which govmm must
+ * treat as a hang (exit 4).
  *
  * There is no C library: every system call is one x86-64 `syscall`
  * instruction written as inline assembly. Build it fully static and with no
@@ -40,17 +48,27 @@
  */
 
 /* System call numbers, from arch/x86/entry/syscalls/syscall_64.tbl. */
-#define SYS_write  1
-#define SYS_access 21
-#define SYS_pause  34
-#define SYS_exit   60
-#define SYS_reboot 169
+#define SYS_write         1
+#define SYS_open          2
+#define SYS_pread64       17
+#define SYS_pwrite64      18
+#define SYS_access        21
+#define SYS_pause         34
+#define SYS_exit          60
+#define SYS_fsync         74
+#define SYS_mount         165
+#define SYS_reboot        169
+#define SYS_clock_gettime 228
+
+#define O_RDWR         2
+#define CLOCK_REALTIME 0
 
 /* reboot(2) arguments, from <linux/reboot.h>. The two magic numbers guard
  * against a stray call; the command says what to do. */
 #define LINUX_REBOOT_MAGIC1       0xfee1deadUL
 #define LINUX_REBOOT_MAGIC2       672274793UL /* 0x28121969 */
 #define LINUX_REBOOT_CMD_POWER_OFF 0x4321fedcUL
+#define LINUX_REBOOT_CMD_RESTART   0x01234567UL
 
 /*
  * syscall4 issues one system call with up to four arguments.
@@ -77,14 +95,94 @@ static long syscall4(long nr, long a1, long a2, long a3, long a4)
 /* The message the host-side tests look for on the serial console. */
 static const char msg[] = "govmm-guest: hello from user space\n";
 
+/* say writes the NUL-terminated string s to fd 1. */
+static void say(const char *s)
+{
+	long n = 0;
+
+	while (s[n])
+		n++;
+	syscall4(SYS_write, 1, (long)s, n, 0);
+}
+
+/* streq compares two NUL-terminated strings. */
+static int streq(const char *a, const char *b)
+{
+	while (*a && *a == *b)
+		a++, b++;
+	return *a == *b;
+}
+
+/* say_realtime writes "govmm-guest: realtime SECONDS\n". */
+static void say_realtime(void)
+{
+	long ts[2] = {0, 0}; /* struct timespec: tv_sec, tv_nsec */
+	char buf[64] = "govmm-guest: realtime ";
+	char digits[24];
+	int n = 0, i = 22;
+	unsigned long sec;
+
+	syscall4(SYS_clock_gettime, CLOCK_REALTIME, (long)ts, 0, 0);
+	sec = (unsigned long)ts[0];
+	do {
+		digits[n++] = (char)('0' + sec % 10);
+		sec /= 10;
+	} while (sec);
+	while (n)
+		buf[i++] = digits[--n];
+	buf[i++] = '\n';
+	buf[i] = 0;
+	say(buf);
+}
+
+/* reboot_once reports whether this boot should reboot: it mounts devtmpfs
+ * to reach /dev/vda, reads its first byte and, when that is not 'R', writes
+ * 'R' and syncs it, so that the next boot powers off. */
+static int reboot_once(void)
+{
+	char c = 0;
+	long fd;
+
+	syscall4(SYS_mount, (long)"devtmpfs", (long)"/dev", (long)"devtmpfs", 0);
+	fd = syscall4(SYS_open, (long)"/dev/vda", O_RDWR, 0, 0);
+	if (fd < 0 || syscall4(SYS_pread64, fd, (long)&c, 1, 0) != 1) {
+		say("govmm-guest: reboot-once: cannot read /dev/vda\n");
+		return 0;
+	}
+	if (c == 'R') {
+		say("govmm-guest: second boot\n");
+		return 0;
+	}
+	c = 'R';
+	if (syscall4(SYS_pwrite64, fd, (long)&c, 1, 0) != 1 || syscall4(SYS_fsync, fd, 0, 0, 0) != 0) {
+		say("govmm-guest: reboot-once: cannot write /dev/vda\n");
+		return 0;
+	}
+	say("govmm-guest: first boot, rebooting\n");
+	return 1;
+}
+
 /*
  * _start is the ELF entry point (there is no main: -nostdlib means no crt1.o
- * to call one). The kernel enters it with argc/argv/envp on the stack, which
- * this program does not need. It must never return: there is nothing to
- * return to.
+ * to call one). The kernel enters it with the stack pointer at argc, then
+ * argv[0..argc-1], NULL, then the environment (the System V x86-64 ABI,
+ * "Process Initialization"). It passes that pointer to start_c with the
+ * stack aligned as a call expects. Nothing returns here.
  */
-__attribute__((noreturn)) void _start(void)
+__asm__(".globl _start\n"
+	"_start:\n"
+	"\tmov %rsp, %rdi\n"
+	"\tand $-16, %rsp\n"
+	"\tcall start_c\n"
+	"\thlt\n");
+
+__attribute__((noreturn, used)) void start_c(long *sp)
 {
+	long argc = sp[0];
+	char **argv = (char **)(sp + 1);
+	unsigned long cmd = LINUX_REBOOT_CMD_POWER_OFF;
+	long i;
+
 	/* 1. The first system call: write(1, msg, len). sizeof counts the
 	 *    terminating NUL, so subtract one. */
 	syscall4(SYS_write, 1, (long)msg, sizeof(msg) - 1, 0);
@@ -94,12 +192,21 @@ __attribute__((noreturn)) void _start(void)
 		for (;;)
 			syscall4(SYS_pause, 0, 0, 0, 0);
 
-	/* 2. Power off. On success this call never returns: the kernel enters
-	 *    ACPI S5 and govmm ends the run with exit 0. */
-	syscall4(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2,
-		 LINUX_REBOOT_CMD_POWER_OFF, 0);
+	/* 2. The wall clock, which the kernel read from the CMOS RTC (or from
+	 *    kvm-clock) at boot. */
+	say_realtime();
 
-	/* 3. It failed. When process 1 exits the kernel panics with
+	/* 3. Power off or reboot. On success this call never returns: govmm
+	 *    ends the run (exit 0) or, with -reboot restart, boots again. */
+	for (i = 1; i < argc; i++) {
+		if (streq(argv[i], "reboot"))
+			cmd = LINUX_REBOOT_CMD_RESTART;
+		if (streq(argv[i], "reboot-once") && reboot_once())
+			cmd = LINUX_REBOOT_CMD_RESTART;
+	}
+	syscall4(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, cmd, 0);
+
+	/* 4. It failed. When process 1 exits the kernel panics with
 	 *    "Attempted to kill init! exitcode=0x00000100", which is a loud,
 	 *    visible end. exit cannot return, but if it somehow did, sleep
 	 *    forever instead of running off the end of _start. */

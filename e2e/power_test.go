@@ -1,0 +1,106 @@
+//go:build kvm
+
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The lines testdata/init/init.c writes after the hello line.
+const (
+	realtimeLine = "govmm-guest: realtime "
+	firstBoot    = "govmm-guest: first boot, rebooting"
+	secondBoot   = "govmm-guest: second boot"
+)
+
+// TestRebootExits0: /init asks the kernel to reboot (`-- reboot` on the
+// command line reaches /init as its argument). Linux resets through the
+// FADT's reset register, and with the default -reboot exit govmm ends the
+// run with exit 0. Where user space cannot run, the segfault proof stands
+// in (the reboot path is then proven by the nested host's run).
+func TestRebootExits0(t *testing.T) {
+	h := requireKernel(t)
+	t.Parallel()
+	r := govmm(t, bootLimit, []string{helloLine, segfaultLine},
+		"run", "-kernel", paths.bzImage, "-initrd", paths.initramfs,
+		"-append", "console=ttyS0 panic=-1 -- reboot", "-v")
+	checkUserSpace(t, h, r)
+	if h.UserSpaceWorks() && !strings.Contains(r.stderr, "guest reset (ACPI reset register) (exit 0)") {
+		t.Fatalf("exit 0, but not through the ACPI reset register\nstderr tail:\n%s", tail(r.stderr, 20))
+	}
+	t.Logf("reboot: exit %d after %v", r.code, r.elapsed.Round(time.Millisecond))
+}
+
+// TestRebootRestartBootsTwice: with -reboot restart a guest reset boots
+// the machine again. /init's reboot-once mode keeps a mark on /dev/vda (a
+// real file, which outlives the first machine): the first boot writes it
+// and reboots, the second sees it and powers off, so govmm exits 0 after
+// exactly two boots. A restart builds a new VM, which the seccomp sandbox
+// forbids, so the combination needs -sandbox=off (SECURITY.md).
+func TestRebootRestartBootsTwice(t *testing.T) {
+	h := requireKernel(t)
+	t.Parallel()
+	disk := filepath.Join(t.TempDir(), "mark.img")
+	if err := os.WriteFile(disk, make([]byte, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := govmm(t, 2*bootLimit, []string{helloLine, segfaultLine},
+		"run", "-kernel", paths.bzImage, "-initrd", paths.initramfs, "-disk", disk,
+		"-reboot", "restart", "-sandbox=off", "-append", "console=ttyS0 panic=-1 -- reboot-once")
+	if !h.UserSpaceWorks() {
+		checkUserSpace(t, h, r)
+		return
+	}
+	if n := strings.Count(r.out, "Linux version"); n != 2 || r.code != 0 {
+		t.Fatalf("%d boots and exit %d, want 2 boots and exit 0\nconsole tail:\n%s\nstderr:\n%s", n, r.code, tail(r.out, 40), r.stderr)
+	}
+	if _, ok := inOrder(r.out, helloLine, firstBoot, "Linux version", helloLine, secondBoot); !ok {
+		t.Fatalf("console lacks the two boots in order\nconsole tail:\n%s", tail(r.out, 60))
+	}
+	if !strings.Contains(r.stderr, "booting again (-reboot restart, boot 2)") {
+		t.Fatalf("govmm did not say it restarted the guest\nstderr:\n%s", r.stderr)
+	}
+	mark, err := os.ReadFile(disk)
+	if err != nil || mark[0] != 'R' {
+		t.Fatalf("the first boot's mark is not on the disk: %q, %v", mark[:1], err)
+	}
+	t.Logf("-reboot restart: two boots, exit 0 after %v", r.elapsed.Round(time.Millisecond))
+}
+
+// TestGuestClockMatchesHost: with no-kvmclock the kernel reads the wall
+// clock from the CMOS RTC at boot (arch/x86/kernel/rtc.c,
+// mach_get_cmos_time), and /init prints CLOCK_REALTIME. It must be within
+// 2 s of the host's clock when the line arrived (the guest's figure is
+// truncated to the second). Where user space cannot run there is no line;
+// TestRTCReportsHostTime in package machine checks the RTC itself there.
+func TestGuestClockMatchesHost(t *testing.T) {
+	h := requireKernel(t)
+	t.Parallel()
+	r := govmm(t, bootLimit, []string{helloLine, segfaultLine, realtimeLine},
+		"run", "-kernel", paths.bzImage, "-initrd", paths.initramfs,
+		"-append", "console=ttyS0 panic=-1 no-kvmclock")
+	checkUserSpace(t, h, r)
+	if !h.UserSpaceWorks() {
+		return
+	}
+	i := strings.Index(r.out, realtimeLine)
+	if i < 0 {
+		t.Fatalf("no %q line\nconsole tail:\n%s", realtimeLine, tail(r.out, 20))
+	}
+	field, _, _ := strings.Cut(r.out[i+len(realtimeLine):], "\n")
+	sec, err := strconv.ParseInt(strings.TrimSpace(field), 10, 64)
+	if err != nil {
+		t.Fatalf("realtime line %q: %v", field, err)
+	}
+	guest := time.Unix(sec, 0)
+	host := r.started.Add(r.firstAt[realtimeLine])
+	if d := host.Sub(guest); d < -2*time.Second || d > 2*time.Second {
+		t.Fatalf("guest clock %v, host %v when the line arrived: %v apart, want within 2 s", guest.UTC(), host.UTC(), d)
+	}
+	t.Logf("guest clock %v, host %v (%v apart)", guest.UTC(), host.UTC().Round(time.Millisecond), host.Sub(guest).Round(time.Millisecond))
+}
