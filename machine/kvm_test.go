@@ -182,3 +182,14 @@ func TestNewChecksBeforeKVM(t *testing.T) {
 		t.Fatalf("New: %v; Plan: %v", err, planErr)
 	}
 }
+
+// TestJumpToResetVectorResets: a real-mode guest that jumps to f000:fff0,
+// as Linux's machine_real_restart does for a BIOS reboot, runs govmm's
+// reset stub, which pulses the i8042 reset line: exit 0, a guest reset.
+func TestJumpToResetVectorResets(t *testing.T) {
+	ljmp := []byte{0xea, 0xf0, 0xff, 0x00, 0xf0} // jmp far f000:fff0
+	res, _, _ := runRaw(t, ljmp, RawReal, 5*time.Second)
+	if res.Code != ExitOK || !res.Reset || !strings.Contains(res.Reason, "i8042") {
+		t.Fatalf("%v (reset %v), want exit 0 and a reset through the i8042", res, res.Reset)
+	}
+}

@@ -17,6 +17,7 @@ package machine
 //	0x0009_FC00  end of base memory; legacy hole follows      e820 reserved
 //	0x000E_0000  ACPI tables: RSDP, DSDT, FADT, MADT, XSDT    e820 reserved
 //	0x000F_0000  MP table (in the BIOS area Linux scans)      e820 reserved
+//	0x000F_FFF0  reset vector (f000:fff0): a stub that resets through the i8042
 //	0x0010_0000  kernel: bzImage protected-mode code, or vmlinux PT_LOADs
 //	    ...      initrd, placed at the top of low RAM
 //	0xC000_0000  PCI MMIO window (BARs)                       e820 reserved
@@ -63,7 +64,13 @@ const (
 	// §4 allows the BIOS ROM area 0xF0000-0xFFFFF, which Linux scans; the
 	// last KiB of base memory would hold only 40 CPUs.
 	mptableAddr = 0xF0000
-	mptableMax  = 0x10000
+	mptableMax  = resetVectorAddr - mptableAddr
+	// resetVectorAddr is where an x86 CPU starts after a reset: f000:fff0,
+	// physical 0xFFFF0. There is no BIOS; every guest gets a stub there
+	// (resetStub, unless a raw image covers it) so that a reboot through the BIOS (Linux's
+	// machine_real_restart, which Debian's kernels choose on a
+	// hardware-reduced ACPI machine without EFI) ends the run.
+	resetVectorAddr = 0xFFFF0
 	// acpiAddr is the ACPI RSDP, followed by the other tables (package
 	// acpi). ACPI 6.5 §5.2.5.1: on IA-PC the OS scans 0xE0000-0xFFFFF for
 	// the RSDP; the 64 KiB below the MP table end where it starts.

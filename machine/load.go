@@ -46,6 +46,29 @@ func (p *Plan) planRaw() error {
 	return nil
 }
 
+// covers reports whether a planned chunk overlaps [addr, addr+n): a raw
+// guest may load its own code over the reset vector.
+func (p *Plan) covers(addr, n uint64) bool {
+	for _, c := range p.chunks {
+		if c.addr < addr+n && addr < c.addr+uint64(len(c.data))+c.zero {
+			return true
+		}
+	}
+	return false
+}
+
+// resetStub is the real-mode code at the reset vector (unless a raw guest
+// loads its own code there):
+// it pulses the reset line through the i8042 (command 0xFE, which govmm
+// turns into "guest reset"), the way a PC BIOS's warm reboot ends.
+var resetStub = []byte{
+	0xfa,       // cli
+	0xb0, 0xfe, // mov al, 0xfe   ; i8042: pulse output port bit 0 (reset)
+	0xe6, 0x64, // out 0x64, al
+	0xf4,       // hlt
+	0xeb, 0xfd, // jmp $-3        ; back to hlt
+}
+
 // load copies the planned guest into memory, adds what depends on the
 // built machine (the MP table and ACPI tables of a Linux guest, the boot
 // tables) and sets
@@ -54,6 +77,11 @@ func (m *Machine) load(p *Plan) error {
 	if m.cfg.Kernel != "" {
 		if err := m.writeMPTable(); err != nil {
 			return err
+		}
+	}
+	if !p.covers(resetVectorAddr, uint64(len(resetStub))) {
+		if err := m.mem.Write(memory.GuestAddress(resetVectorAddr), resetStub); err != nil {
+			return fmt.Errorf("reset vector: %w", err)
 		}
 	}
 	if m.cfg.ACPI {

@@ -92,6 +92,20 @@ static long syscall4(long nr, long a1, long a2, long a3, long a4)
 	return ret;
 }
 
+/* syscall5 is syscall4 with a fifth argument, which goes in r8. */
+static long syscall5(long nr, long a1, long a2, long a3, long a4, long a5)
+{
+	register long r10 __asm__("r10") = a4;
+	register long r8 __asm__("r8") = a5;
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
 /* The message the host-side tests look for on the serial console. */
 static const char msg[] = "govmm-guest: hello from user space\n";
 
@@ -143,7 +157,11 @@ static int reboot_once(void)
 	char c = 0;
 	long fd;
 
-	syscall4(SYS_mount, (long)"devtmpfs", (long)"/dev", (long)"devtmpfs", 0);
+	/* mount(2) takes five arguments: the last, data, must be NULL. */
+	if (syscall5(SYS_mount, (long)"devtmpfs", (long)"/dev", (long)"devtmpfs", 0, 0) != 0) {
+		say("govmm-guest: reboot-once: cannot mount devtmpfs on /dev\n");
+		return 0;
+	}
 	fd = syscall4(SYS_open, (long)"/dev/vda", O_RDWR, 0, 0);
 	if (fd < 0 || syscall4(SYS_pread64, fd, (long)&c, 1, 0) != 1) {
 		say("govmm-guest: reboot-once: cannot read /dev/vda\n");
