@@ -68,8 +68,8 @@ unit:
 # (this machine's /dev/kvm as "host", the nested test host as "nested") and
 # ends with one "<host>: N passed, N failed, N skipped" line per host.
 kvmtests: build nested $(INITRAMFS)
-	@kdir=$$(scripts/build-kernel.sh) && \
-	  GOVMM_KERNEL_DIR=$$kdir GOVMM_BIN=$(CURDIR)/$(GOVMM) GOVMM_INITRAMFS=$(CURDIR)/$(INITRAMFS) \
+	@kdir=$$(scripts/build-kernel.sh) && sdir=$$(scripts/fetch-stock-kernel.sh) && \
+	  GOVMM_KERNEL_DIR=$$kdir GOVMM_STOCK_DIR=$$sdir GOVMM_BIN=$(CURDIR)/$(GOVMM) GOVMM_INITRAMFS=$(CURDIR)/$(INITRAMFS) \
 	  $(GO) run ./testhosts -govmm-nested $(NESTED)
 
 # fuzz runs every fuzz target for FUZZTIME.

@@ -21,6 +21,11 @@ type kvmPackage struct {
 	Dir string
 	// Tests are the top-level Test functions in its tagged files.
 	Tests []string
+	// HardwareOnly are the Tests whose doc comment holds the directive
+	// //testhosts:hardware-only: they need a host where guest ring 0 runs
+	// in hardware, so on an emulated-ring-0 (PVM) host they run on the
+	// nested test host only.
+	HardwareOnly []string
 }
 
 // Short is the package path below the module, for table rows and file names.
@@ -60,17 +65,19 @@ func discover(dir, tag string, patterns []string) (module string, pkgs []kvmPack
 		for _, f := range plain[ip].files {
 			delete(only, f)
 		}
-		var tests []string
+		var tests, hw []string
 		for f := range only {
-			names, err := testFuncs(filepath.Join(t.dir, f))
+			names, hwOnly, err := testFuncs(filepath.Join(t.dir, f))
 			if err != nil {
 				return "", nil, err
 			}
 			tests = append(tests, names...)
+			hw = append(hw, hwOnly...)
 		}
 		if len(tests) > 0 {
 			sort.Strings(tests)
-			pkgs = append(pkgs, kvmPackage{ImportPath: ip, Dir: t.dir, Tests: tests})
+			sort.Strings(hw)
+			pkgs = append(pkgs, kvmPackage{ImportPath: ip, Dir: t.dir, Tests: tests, HardwareOnly: hw})
 		}
 	}
 	sort.Slice(pkgs, func(i, j int) bool { return pkgs[i].ImportPath < pkgs[j].ImportPath })
@@ -113,14 +120,17 @@ func testFiles(dir string, flags, patterns []string) (map[string]pkgFiles, error
 	return m, nil
 }
 
+// hardwareOnlyDirective marks a test that needs guest ring 0 in hardware.
+const hardwareOnlyDirective = "//testhosts:hardware-only"
+
 // testFuncs returns the names of the top-level test functions in a file:
-// func TestXxx(t *testing.T), the form `go test` runs (TestMain excluded).
-func testFuncs(path string) ([]string, error) {
-	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution)
+// func TestXxx(t *testing.T), the form `go test` runs (TestMain excluded);
+// and those of them whose doc comment holds hardwareOnlyDirective.
+func testFuncs(path string) (names, hardwareOnly []string, err error) {
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.SkipObjectResolution|parser.ParseComments)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var names []string
 	for _, d := range f.Decls {
 		fn, ok := d.(*ast.FuncDecl)
 		if !ok || fn.Recv != nil || !strings.HasPrefix(fn.Name.Name, "Test") || fn.Name.Name == "TestMain" {
@@ -132,8 +142,42 @@ func testFuncs(path string) ([]string, error) {
 		if sel, ok := fn.Type.Params.List[0].Type.(*ast.StarExpr); ok {
 			if s, ok := sel.X.(*ast.SelectorExpr); ok && s.Sel.Name == "T" {
 				names = append(names, fn.Name.Name)
+				if fn.Doc != nil {
+					for _, c := range fn.Doc.List {
+						if strings.TrimSpace(c.Text) == hardwareOnlyDirective {
+							hardwareOnly = append(hardwareOnly, fn.Name.Name)
+						}
+					}
+				}
 			}
 		}
 	}
-	return names, nil
+	return names, hardwareOnly, nil
+}
+
+// splitHardwareOnly returns pkgs without their hardware-only tests (a
+// package left with none is dropped), and the packages holding only those.
+func splitHardwareOnly(pkgs []kvmPackage) (rest, hw []kvmPackage) {
+	for _, p := range pkgs {
+		only := map[string]bool{}
+		for _, t := range p.HardwareOnly {
+			only[t] = true
+		}
+		r, h := p, p
+		r.Tests, h.Tests = nil, nil
+		for _, t := range p.Tests {
+			if only[t] {
+				h.Tests = append(h.Tests, t)
+			} else {
+				r.Tests = append(r.Tests, t)
+			}
+		}
+		if len(r.Tests) > 0 {
+			rest = append(rest, r)
+		}
+		if len(h.Tests) > 0 {
+			hw = append(hw, h)
+		}
+	}
+	return rest, hw
 }

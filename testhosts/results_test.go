@@ -82,6 +82,9 @@ func TestTestFuncsFindsOnlyTopLevelTests(t *testing.T) {
 import "testing"
 func TestMain(m *testing.M) {}
 func TestA(t *testing.T) {}
+// TestB needs hardware virtualization.
+//
+//testhosts:hardware-only
 func TestB(t *testing.T) { t.Run("c", func(t *testing.T) {}) }
 func BenchmarkC(b *testing.B) {}
 func Testhelper() {}
@@ -93,12 +96,20 @@ func (s) TestMethod(t *testing.T) {}
 	if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	got, err := testFuncs(p)
+	got, hw, err := testFuncs(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, []string{"TestA", "TestB"}) {
-		t.Fatalf("%v", got)
+	if !reflect.DeepEqual(got, []string{"TestA", "TestB"}) || !reflect.DeepEqual(hw, []string{"TestB"}) {
+		t.Fatalf("tests %v, hardware-only %v", got, hw)
+	}
+	rest, only := splitHardwareOnly([]kvmPackage{
+		{ImportPath: "m/a", Tests: got, HardwareOnly: hw},
+		{ImportPath: "m/b", Tests: []string{"TestC"}, HardwareOnly: []string{"TestC"}},
+	})
+	if len(rest) != 1 || !reflect.DeepEqual(rest[0].Tests, []string{"TestA"}) ||
+		len(only) != 2 || !reflect.DeepEqual(only[0].Tests, []string{"TestB"}) || !reflect.DeepEqual(only[1].Tests, []string{"TestC"}) {
+		t.Fatalf("splitHardwareOnly: rest %+v, hardware-only %+v", rest, only)
 	}
 }
 
@@ -124,8 +135,13 @@ func TestDiscoverFindsThisRepositorysKVMTests(t *testing.T) {
 		t.Fatal(err)
 	}
 	byPkg := map[string][]string{}
+	hwOnly := map[string][]string{}
 	for _, p := range pkgs {
 		byPkg[p.Short(module)] = p.Tests
+		hwOnly[p.Short(module)] = p.HardwareOnly
+	}
+	if want := []string{"TestStockKernelACPIOff", "TestStockKernelPowerOff", "TestStockKernelReboot"}; !reflect.DeepEqual(hwOnly["e2e"], want) {
+		t.Fatalf("e2e hardware-only tests %v, want %v", hwOnly["e2e"], want)
 	}
 	has := func(pkg, test string) bool {
 		for _, n := range byPkg[pkg] {
