@@ -115,10 +115,10 @@ type Marks struct {
 	other      int
 }
 
-// Read implements machine.Device: the port reads zero.
+// Read implements bus.Device: the port reads zero.
 func (m *Marks) Read(_ uint64, data []byte) { clear(data) }
 
-// Write implements machine.Device.
+// Write implements bus.Device.
 func (m *Marks) Write(off uint64, data []byte) {
 	now := time.Now()
 	var v uint32

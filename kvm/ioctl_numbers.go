@@ -25,19 +25,20 @@ var (
 	ioctlCheckExtension     = io(0x03)
 	ioctlGetVCPUMmapSize    = io(0x04)
 	ioctlGetSupportedCPUID  = iowr(0x05, 8) // struct kvm_cpuid2 header
-	ioctlGetMSRIndexList    = iowr(0x02, 4) // struct kvm_msr_list header
 	ioctlCreateVCPU         = io(0x41)
 	ioctlSetUserMemRegion   = iow(0x46, 32)
 	ioctlSetTSSAddr         = io(0x47)
 	ioctlSetIdentityMapAddr = iow(0x48, 8)
 	ioctlCreateIRQChip      = io(0x60)
 	ioctlIRQLine            = iow(0x61, 8)
-	ioctlSetGSIRouting      = iow(0x6a, 8)
-	ioctlIRQFD              = iow(0x76, 32)
 	ioctlCreatePIT2         = iow(0x77, 64)
 	ioctlIOEventFD          = iow(0x79, 64)
 	ioctlSignalMSI          = iow(0xa5, 32)
 	ioctlReinjectControl    = io(0x71) // takes a pointer despite _IO (kvm.h)
+	// struct kvm_coalesced_mmio_zone (16 bytes), MMIO or, with its pio
+	// field set, port I/O (KVM_CAP_COALESCED_PIO).
+	ioctlRegisterCoalescedMMIO   = iow(0x67, 16)
+	ioctlUnregisterCoalescedMMIO = iow(0x68, 16)
 
 	// VCPU ioctls.
 	ioctlRun           = io(0x80)
@@ -46,8 +47,6 @@ var (
 	ioctlGetSregs      = ior(0x83, 312)
 	ioctlSetSregs      = iow(0x84, 312)
 	ioctlTranslate     = iowr(0x85, 24)
-	ioctlGetMSRs       = iowr(0x88, 8)
-	ioctlSetMSRs       = iow(0x89, 8)
 	ioctlGetFPU        = ior(0x8c, 416)
 	ioctlSetFPU        = iow(0x8d, 416)
 	ioctlSetCPUID2     = iow(0x90, 8)
@@ -81,6 +80,15 @@ const (
 	CapImmediateExit   Cap = 136
 )
 
+// Capabilities of coalesced writes (api.rst 4.116, KVM_REGISTER_COALESCED_MMIO).
+const (
+	// CapCoalescedMMIO answers with the page offset, in a VCPU's mmap, of
+	// the VM's coalesced-write ring (KVM_COALESCED_MMIO_PAGE_OFFSET), or 0.
+	CapCoalescedMMIO Cap = 15
+	// CapCoalescedPIO: a coalesced zone may be a port range (Linux 4.20).
+	CapCoalescedPIO Cap = 162
+)
+
 // String names the capability as <linux/kvm.h> does.
 func (c Cap) String() string {
 	if n, ok := capNames[c]; ok {
@@ -96,4 +104,5 @@ var capNames = map[Cap]string{
 	CapPIT2: "KVM_CAP_PIT2", CapIOEventFD: "KVM_CAP_IOEVENTFD", CapSetIdentityMap: "KVM_CAP_SET_IDENTITY_MAP_ADDR",
 	CapInternalErrData: "KVM_CAP_INTERNAL_ERROR_DATA", CapVCPUEvents: "KVM_CAP_VCPU_EVENTS",
 	CapMaxVCPUs: "KVM_CAP_MAX_VCPUS", CapSignalMSI: "KVM_CAP_SIGNAL_MSI", CapImmediateExit: "KVM_CAP_IMMEDIATE_EXIT",
+	CapCoalescedMMIO: "KVM_CAP_COALESCED_MMIO", CapCoalescedPIO: "KVM_CAP_COALESCED_PIO",
 }

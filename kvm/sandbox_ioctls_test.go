@@ -10,17 +10,19 @@ import (
 // ioctl numbers itself; they must be the ones this package issues.
 func TestKVMIoctlsMatchPackageKVM(t *testing.T) {
 	want := map[string]uintptr{
-		"KVM_RUN":             ioctlRun,
-		"KVM_GET_REGS":        ioctlGetRegs,
-		"KVM_SET_REGS":        ioctlSetRegs,
-		"KVM_GET_SREGS":       ioctlGetSregs,
-		"KVM_TRANSLATE":       ioctlTranslate,
-		"KVM_GET_MP_STATE":    ioctlGetMPState,
-		"KVM_GET_VCPU_EVENTS": ioctlGetVCPUEvents,
-		"KVM_SET_VCPU_EVENTS": ioctlSetVCPUEvents,
-		"KVM_IRQ_LINE":        ioctlIRQLine,
-		"KVM_SIGNAL_MSI":      ioctlSignalMSI,
-		"KVM_IOEVENTFD":       ioctlIOEventFD,
+		"KVM_RUN":                       ioctlRun,
+		"KVM_GET_REGS":                  ioctlGetRegs,
+		"KVM_SET_REGS":                  ioctlSetRegs,
+		"KVM_GET_SREGS":                 ioctlGetSregs,
+		"KVM_TRANSLATE":                 ioctlTranslate,
+		"KVM_GET_MP_STATE":              ioctlGetMPState,
+		"KVM_GET_VCPU_EVENTS":           ioctlGetVCPUEvents,
+		"KVM_SET_VCPU_EVENTS":           ioctlSetVCPUEvents,
+		"KVM_IRQ_LINE":                  ioctlIRQLine,
+		"KVM_SIGNAL_MSI":                ioctlSignalMSI,
+		"KVM_IOEVENTFD":                 ioctlIOEventFD,
+		"KVM_REGISTER_COALESCED_MMIO":   ioctlRegisterCoalescedMMIO,
+		"KVM_UNREGISTER_COALESCED_MMIO": ioctlUnregisterCoalescedMMIO,
 	}
 	seen := 0
 	for _, io := range sandbox.AllowedIoctls {

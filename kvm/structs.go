@@ -63,13 +63,6 @@ type CPUIDEntry struct {
 	_                  [3]uint32
 }
 
-// MSR is struct kvm_msr_entry.
-type MSR struct {
-	Index uint32
-	_     uint32
-	Data  uint64
-}
-
 // VCPUEvents is struct kvm_vcpu_events: pending and injected events.
 type VCPUEvents struct {
 	Exception struct {
@@ -162,15 +155,6 @@ type ioeventfd struct {
 	_         [36]uint8
 }
 
-// irqfd is struct kvm_irqfd.
-type irqfd struct {
-	FD         uint32
-	GSI        uint32
-	Flags      uint32
-	ResampleFD uint32
-	_          [16]uint8
-}
-
 // msi is struct kvm_msi.
 type msi struct {
 	AddressLo uint32
@@ -180,21 +164,3 @@ type msi struct {
 	DevID     uint32
 	_         [12]uint8
 }
-
-// IRQRoute is struct kvm_irq_routing_entry restricted to the two kinds govmm
-// uses: an MSI message (Type 2) or an irqchip pin (Type 1).
-type IRQRoute struct {
-	GSI   uint32
-	Type  uint32
-	Flags uint32
-	_     uint32
-	// U is the union: for MSI, address_lo, address_hi, data, devid; for an
-	// irqchip route, irqchip and pin.
-	U [8]uint32
-}
-
-// IRQ route types for IRQRoute.Type.
-const (
-	IRQRouteIRQChip = 1
-	IRQRouteMSI     = 2
-)

@@ -16,7 +16,6 @@ func TestStructLayout(t *testing.T) {
 		{"kvm_dtable", unsafe.Sizeof(DTable{}), 16},
 		{"kvm_sregs", unsafe.Sizeof(Sregs{}), 312},
 		{"kvm_cpuid_entry2", unsafe.Sizeof(CPUIDEntry{}), 40},
-		{"kvm_msr_entry", unsafe.Sizeof(MSR{}), 16},
 		{"kvm_vcpu_events", unsafe.Sizeof(VCPUEvents{}), 64},
 		{"kvm_vcpu_events.flags", unsafe.Offsetof(VCPUEvents{}.Flags), 0x14},
 		{"kvm_vcpu_events.exception_payload", unsafe.Offsetof(VCPUEvents{}.ExceptionPayload), 0x38},
@@ -26,13 +25,10 @@ func TestStructLayout(t *testing.T) {
 		{"kvm_irq_level", unsafe.Sizeof(irqLevel{}), 8},
 		{"kvm_pit_config", unsafe.Sizeof(pitConfig{}), 64},
 		{"kvm_ioeventfd", unsafe.Sizeof(ioeventfd{}), 64},
-		{"kvm_irqfd", unsafe.Sizeof(irqfd{}), 32},
 		{"kvm_msi", unsafe.Sizeof(msi{}), 32},
 		{"kvm_reinject_control", unsafe.Sizeof(reinjectControl{}), 32},
-		{"kvm_irq_routing_entry", unsafe.Sizeof(IRQRoute{}), 48},
+		{"kvm_coalesced_mmio_zone", unsafe.Sizeof(coalescedZone{}), 16},
 		{"kvm_cpuid2.entries", unsafe.Offsetof(cpuid2{}.Entries), 8},
-		{"kvm_msrs.entries", unsafe.Offsetof(msrs{}.Entries), 8},
-		{"kvm_irq_routing.entries", unsafe.Offsetof(irqRouting{}.Entries), 8},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, c.got, c.want)

@@ -108,47 +108,6 @@ func (v *VCPU) SetCPUID(entries []CPUIDEntry) error {
 	return nil
 }
 
-const maxMSRs = 64
-
-type msrs struct {
-	N       uint32
-	_       uint32
-	Entries [maxMSRs]MSR
-}
-
-// SetMSRs writes model-specific registers. KVM reports how many it set; a
-// short count is an error naming the first MSR it refused.
-func (v *VCPU) SetMSRs(entries []MSR) error {
-	if len(entries) > maxMSRs {
-		return fmt.Errorf("KVM_SET_MSRS: %d entries, at most %d", len(entries), maxMSRs)
-	}
-	m := &msrs{N: uint32(len(entries))}
-	copy(m.Entries[:], entries)
-	n, err := ioctlPtr(v.fd, ioctlSetMSRs, m)
-	if err != nil {
-		return fmt.Errorf("KVM_SET_MSRS: %w", err)
-	}
-	if int(n) != len(entries) {
-		return fmt.Errorf("KVM_SET_MSRS: MSR %#x refused", entries[n].Index)
-	}
-	return nil
-}
-
-// MSRs reads the MSRs named by the Index fields of entries and returns them
-// with Data filled in.
-func (v *VCPU) MSRs(entries []MSR) ([]MSR, error) {
-	if len(entries) > maxMSRs {
-		return nil, fmt.Errorf("KVM_GET_MSRS: %d entries, at most %d", len(entries), maxMSRs)
-	}
-	m := &msrs{N: uint32(len(entries))}
-	copy(m.Entries[:], entries)
-	n, err := ioctlPtr(v.fd, ioctlGetMSRs, m)
-	if err != nil {
-		return nil, fmt.Errorf("KVM_GET_MSRS: %w", err)
-	}
-	return append([]MSR(nil), m.Entries[:n]...), nil
-}
-
 // VCPUEvents returns pending exceptions, interrupts and NMIs.
 func (v *VCPU) VCPUEvents() (VCPUEvents, error) {
 	var e VCPUEvents

@@ -124,16 +124,6 @@ func (vm *VM) IOEventFD(e IOEvent, deassign bool) error {
 	return nil
 }
 
-// IRQFD binds eventfd fd to interrupt gsi: writing the eventfd injects the
-// interrupt inside the kernel (KVM_IRQFD).
-func (vm *VM) IRQFD(fd int, gsi uint32) error {
-	k := &irqfd{FD: uint32(fd), GSI: gsi}
-	if _, err := ioctlPtr(vm.fd, ioctlIRQFD, k); err != nil {
-		return fmt.Errorf("KVM_IRQFD(gsi %d): %w", gsi, err)
-	}
-	return nil
-}
-
 // SignalMSI injects one MSI message (KVM_SIGNAL_MSI). It is safe to call from
 // any goroutine. It returns nil when the message was delivered or blocked by
 // the guest (KVM returns 0 for a blocked interrupt).
@@ -141,28 +131,6 @@ func (vm *VM) SignalMSI(addr uint64, data uint32) error {
 	m := &msi{AddressLo: uint32(addr), AddressHi: uint32(addr >> 32), Data: data}
 	if _, err := ioctlPtr(vm.fd, ioctlSignalMSI, m); err != nil {
 		return fmt.Errorf("KVM_SIGNAL_MSI(%#x, %#x): %w", addr, data, err)
-	}
-	return nil
-}
-
-// maxRoutes bounds SetGSIRouting (KVM allows 4096).
-const maxRoutes = 1024
-
-type irqRouting struct {
-	Nr      uint32
-	Flags   uint32
-	Entries [maxRoutes]IRQRoute
-}
-
-// SetGSIRouting replaces the whole GSI routing table (KVM_SET_GSI_ROUTING).
-func (vm *VM) SetGSIRouting(routes []IRQRoute) error {
-	if len(routes) > maxRoutes {
-		return fmt.Errorf("KVM_SET_GSI_ROUTING: %d routes, at most %d", len(routes), maxRoutes)
-	}
-	r := &irqRouting{Nr: uint32(len(routes))}
-	copy(r.Entries[:], routes)
-	if _, err := ioctlPtr(vm.fd, ioctlSetGSIRouting, r); err != nil {
-		return fmt.Errorf("KVM_SET_GSI_ROUTING: %w", err)
 	}
 	return nil
 }

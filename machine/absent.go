@@ -3,6 +3,7 @@ package machine
 import (
 	"fmt"
 
+	"github.com/govmm/govmm/devices/bus"
 	"github.com/govmm/govmm/kvm"
 	"golang.org/x/sys/unix"
 )
@@ -46,11 +47,7 @@ var absentPorts = []absentRange{
 // dropped.
 type absentDevice struct{}
 
-func (absentDevice) Read(_ uint64, data []byte) {
-	for i := range data {
-		data[i] = 0xff
-	}
-}
+func (absentDevice) Read(_ uint64, data []byte) { bus.FillOnes(data) }
 
 func (absentDevice) Write(uint64, []byte) {}
 

@@ -53,7 +53,7 @@ func (p *Plan) planACPI() error {
 	}
 	var all []acpi.PCIIRQ
 	for s := range uint8(pci.NumSlots) {
-		all = append(all, acpi.PCIIRQ{Slot: s, GSI: pciINTxBase + uint32(s%8)})
+		all = append(all, acpi.PCIIRQ{Slot: s, GSI: pciINTxBase + uint32(s%pciINTxPins)})
 	}
 	if _, err := acpi.Build(acpiAddr, p.cfg.acpiConfig(all)); err != nil {
 		return fmt.Errorf("ACPI tables: %w", err)
@@ -64,12 +64,12 @@ func (p *Plan) planACPI() error {
 
 // writeACPITables writes the RSDP and the tables at acpiAddr. Like the MP
 // table, they are built once the machine exists, because the DSDT's _PRT
-// lists the PCI slots the virtio devices got; both tables are built from
-// the same list, so they agree.
+// lists the PCI slots and INTx pins the devices got; both tables are built
+// from the device manager's intxRoutes, so they agree.
 func (m *Machine) writeACPITables() error {
 	var irqs []acpi.PCIIRQ
-	for _, d := range m.virtio {
-		irqs = append(irqs, acpi.PCIIRQ{Slot: d.slot, Pin: 0, GSI: uint32(d.gsi)})
+	for _, r := range m.devs.intxRoutes() {
+		irqs = append(irqs, acpi.PCIIRQ{Slot: r.slot, Pin: r.pin, GSI: r.gsi})
 	}
 	t, err := acpi.Build(acpiAddr, m.cfg.acpiConfig(irqs))
 	if err != nil {

@@ -5,22 +5,16 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-)
 
-// Device is anything on a bus: port I/O or MMIO. offset is relative to the
-// start of the range the device was registered at; len(data) is the access
-// width. Read fills data; Write consumes it. Devices see nothing else.
-type Device interface {
-	Read(offset uint64, data []byte)
-	Write(offset uint64, data []byte)
-}
+	"github.com/govmm/govmm/devices/bus"
+)
 
 // busRange is one registered device range and its counters. The counters
 // are atomics so that several VCPUs may dispatch at once without a lock.
 type busRange struct {
 	name       string
 	base, size uint64
-	dev        Device
+	dev        bus.Device
 	// accesses and nanos count exits dispatched here and the time spent
 	// in the device (nanos only with stats on).
 	accesses, nanos atomic.Uint64
@@ -81,7 +75,7 @@ func NewBus(name string) *Bus { return &Bus{name: name} }
 
 // Register adds dev at [base, base+size). Overlapping an existing range, an
 // empty range or one that wraps the address space is an error.
-func (b *Bus) Register(name string, base, size uint64, dev Device) error {
+func (b *Bus) Register(name string, base, size uint64, dev bus.Device) error {
 	if size == 0 || base+size < base {
 		return fmt.Errorf("%s bus: %s: bad range [%#x, +%#x)", b.name, name, base, size)
 	}
@@ -129,9 +123,7 @@ func (b *Bus) find(addr uint64, n int) *busRange {
 func (b *Bus) Read(addr uint64, data []byte) *busRange {
 	r := b.find(addr, len(data))
 	if r == nil {
-		for i := range data {
-			data[i] = 0xff
-		}
+		bus.FillOnes(data)
 		b.unknownReads.Add(1)
 		b.noteUnknown(false, addr, len(data))
 		return nil

@@ -112,14 +112,13 @@ const (
 
 // Legacy I/O ports.
 const (
-	com1Port    = 0x3F8
-	com1IRQ     = 4
-	i8042Data   = 0x60
-	i8042Cmd    = 0x64
-	cmosIndex   = 0x70 // MC146818 CMOS RTC: index (bit 7 masks NMI)
-	cmosData    = 0x71 // and data
-	rtcIRQ      = 8
-	pciConfPort = 0xCF8
+	com1Port  = 0x3F8
+	com1IRQ   = 4
+	i8042Data = 0x60
+	i8042Cmd  = 0x64
+	cmosIndex = 0x70 // MC146818 CMOS RTC: index (bit 7 masks NMI)
+	cmosData  = 0x71 // and data
+	rtcIRQ    = 8
 )
 
 // ACPI power-management registers (devices/acpipm), one byte each, named by

@@ -96,13 +96,14 @@ func (p *Plan) e820() ([]bootparam.E820Entry, error) {
 // that Linux finds them without ACPI (-acpi=off, or acpi=off on the kernel
 // command line); with ACPI, Linux reads the MADT instead, which says the
 // same (acpi.go). It is written when the machine is built, because it lists
-// the PCI slots the virtio devices got.
+// the PCI slots and INTx pins the devices got (the device manager's
+// intxRoutes, which the DSDT's _PRT lists too).
 func (m *Machine) writeMPTable() error {
 	c := mptable.Config{
 		CPUs: m.cfg.CPUs, IOAPICAddr: ioapicAddr, LAPICAddr: lapicAddr, MaxSize: mptableMax, PCI: true,
 	}
-	for _, d := range m.virtio {
-		c.PCIIRQs = append(c.PCIIRQs, mptable.PCIIRQ{Slot: d.slot, Pin: 0, IOAPICPin: d.gsi})
+	for _, r := range m.devs.intxRoutes() {
+		c.PCIIRQs = append(c.PCIIRQs, mptable.PCIIRQ{Slot: r.slot, Pin: r.pin, IOAPICPin: uint8(r.gsi)})
 	}
 	t, err := mptable.Build(mptableAddr, c)
 	if err != nil {

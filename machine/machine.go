@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/govmm/govmm/devices/bus"
 	"github.com/govmm/govmm/devices/i8042"
 	"github.com/govmm/govmm/devices/pci"
 	"github.com/govmm/govmm/devices/rtc"
@@ -34,14 +35,10 @@ type Machine struct {
 	mem *memory.Memory
 
 	pio, mmio *Bus
-	// pci is PCI bus 0; its BAR window is one range on mmio.
-	pci *pci.Bus
-	// virtio are the virtio devices on pci.
-	virtio []*virtioDevice
-	// irqLines are the KVM_IRQ_LINE-backed lines handed to devices.
-	irqLines []*irqLine
-	// ioeventfdMu guards every virtioDevice.bound (BAR moves re-bind).
-	ioeventfdMu sync.Mutex
+	// devs is the device manager (devices.go): PCI bus 0, whose BAR
+	// window is one range on mmio, the interrupt lines, the ioeventfds,
+	// and the devices Close releases.
+	devs *deviceManager
 	// VirtioConsole is the virtio console when Config.VirtioConsole is
 	// set; the command feeds it host input instead of the UART.
 	VirtioConsole *virtio.Console
@@ -49,6 +46,9 @@ type Machine struct {
 	UART *serial.UART
 
 	vcpus []*vcpu
+	// coalesce applies the port writes KVM coalesced (coalesce.go); nil
+	// when this KVM cannot coalesce port I/O.
+	coalesce *coalescer
 	// compat is true when the emulated-ring-0 fix-ups are on.
 	compat bool
 
@@ -58,8 +58,6 @@ type Machine struct {
 	resultOnce sync.Once
 	result     Result
 	done       chan struct{}
-	// closers are device cleanups run by Close, in reverse order.
-	closers []func() error
 }
 
 // New checks cfg and reads its files (Config.Plan), then builds the VM and
@@ -87,7 +85,7 @@ func NewFromPlan(p *Plan) (*Machine, error) {
 		m.logf("%s", n)
 	}
 	load := func() error { return m.load(p) }
-	for _, step := range []func() error{m.createVM, m.createMemory, m.createDevices, m.createVCPUs, load} {
+	for _, step := range []func() error{m.createVM, m.createMemory, m.createDevices, m.createVCPUs, m.createCoalescing, load} {
 		if err := step(); err != nil {
 			m.Close()
 			return nil, err
@@ -170,31 +168,10 @@ func (m *Machine) createMemory() error {
 	return nil
 }
 
-// irqLine drives one input of the in-kernel irqchip (KVM_IRQ_LINE).
-type irqLine struct {
-	vm  *kvm.VM
-	gsi uint32
-	// errs counts failed ioctls; an interrupt cannot report an error.
-	errs atomic.Uint64
-}
-
-// newIRQLine returns the line for gsi and remembers it, so that -stats can
-// report failed injections.
-func (m *Machine) newIRQLine(gsi uint32) *irqLine {
-	l := &irqLine{vm: m.vm, gsi: gsi}
-	m.irqLines = append(m.irqLines, l)
-	return l
-}
-
-func (l *irqLine) SetLevel(high bool) {
-	if l.vm.IRQLine(l.gsi, high) != nil {
-		l.errs.Add(1)
-	}
-}
-
 func (m *Machine) createDevices() error {
 	m.pio = NewBus("pio")
 	m.mmio = NewBus("mmio")
+	m.devs = newDeviceManager(m.vm, pci.NewBus(pciMMIOBase, pciMMIOSize), m.logf)
 	unknown := func(bus string) func(bool, uint64, int) {
 		return func(write bool, addr uint64, n int) {
 			op := map[bool]string{true: "write to", false: "read from"}[write]
@@ -203,7 +180,7 @@ func (m *Machine) createDevices() error {
 	}
 	m.pio.unknownLog, m.mmio.unknownLog = unknown("port"), unknown("MMIO")
 
-	m.UART = serial.New(m.cfg.Console, m.newIRQLine(com1IRQ))
+	m.UART = serial.New(m.cfg.Console, m.devs.fixedIRQ("com1", com1IRQ))
 	if err := m.pio.Register("com1", com1Port, 8, m.UART); err != nil {
 		return err
 	}
@@ -214,8 +191,8 @@ func (m *Machine) createDevices() error {
 	if err := m.pio.Register("i8042-cmd", i8042Cmd, 1, kbd.CommandPort()); err != nil {
 		return err
 	}
-	clock := rtc.New(time.Now, m.newIRQLine(rtcIRQ))
-	m.closers = append(m.closers, clock.Close)
+	clock := rtc.New(time.Now, m.devs.fixedIRQ("rtc", rtcIRQ))
+	m.devs.own("rtc", clock)
 	if err := m.pio.Register("rtc", cmosIndex, cmosData-cmosIndex+1, clock); err != nil {
 		return err
 	}
@@ -264,6 +241,7 @@ func (m *Machine) Run(ctx context.Context) Result {
 		}()
 	}
 	stopSampler := m.startSampler()
+	stopDrainer := m.coalesce.start()
 	select {
 	case <-m.done:
 	case <-ctx.Done():
@@ -275,6 +253,7 @@ func (m *Machine) Run(ctx context.Context) Result {
 	}
 	stopSampler()
 	wg.Wait()
+	stopDrainer() // and apply the last coalesced writes
 	return m.result
 }
 
@@ -282,10 +261,9 @@ func (m *Machine) Run(ctx context.Context) Result {
 // and safe to call twice.
 func (m *Machine) Close() error {
 	var errs []error
-	for i := len(m.closers) - 1; i >= 0; i-- {
-		errs = append(errs, m.closers[i]())
+	if m.devs != nil {
+		errs = append(errs, m.devs.close())
 	}
-	m.closers = nil
 	for _, v := range m.vcpus {
 		errs = append(errs, v.cpu.Close())
 	}
@@ -307,6 +285,6 @@ func (m *Machine) Close() error {
 
 // RegisterPIO adds a device on the port I/O bus. Call it before Run; tests
 // and benchmarks use it to attach their own devices.
-func (m *Machine) RegisterPIO(name string, base, size uint64, dev Device) error {
+func (m *Machine) RegisterPIO(name string, base, size uint64, dev bus.Device) error {
 	return m.pio.Register(name, base, size, dev)
 }

@@ -14,19 +14,18 @@ import (
 // Linux keeps them. With ACPI, Linux scans only the buses the DSDT lists, so
 // the DSDT describes this one as \_SB.PCI0 (acpi.go).
 func (m *Machine) createPCI() error {
-	m.pci = pci.NewBus(pciMMIOBase, pciMMIOSize)
 	panicDev := pci.NewPvPanic(func(events uint8) {
 		if events&pci.PvPanicPanicked != 0 {
 			m.finish(Result{Code: ExitPanic, Reason: "guest kernel panic (pvpanic)"})
 		}
 	})
-	if _, err := m.pci.Add(panicDev); err != nil {
+	if _, err := m.devs.addPCI("pvpanic", false, func(pci.IRQLine) (pci.Device, error) { return panicDev, nil }); err != nil {
 		return err
 	}
-	if err := m.pio.Register("pci-config", pci.ConfigIOPort, pci.ConfigIOSize, m.pci.ConfigIO()); err != nil {
+	if err := m.pio.Register("pci-config", pci.ConfigIOPort, pci.ConfigIOSize, m.devs.pci.ConfigIO()); err != nil {
 		return err
 	}
-	for _, r := range m.pci.MMIORegions() {
+	for _, r := range m.devs.pci.MMIORegions() {
 		if err := m.mmio.Register(r.Name, r.Addr, r.Size, r.Dev); err != nil {
 			return err
 		}

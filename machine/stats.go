@@ -61,21 +61,9 @@ func (m *Machine) WriteStats(w io.Writer) {
 		}
 	}
 	tw.Flush()
+	m.coalesce.writeStats(w)
 	m.writeUnknown(w)
-	if len(m.virtio) > 0 {
-		fmt.Fprintln(w)
-		tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "virtio device	buffers served	")
-		for _, d := range m.virtio {
-			fmt.Fprintf(tw, "%s	%d	\n", d.name, d.t.Served())
-		}
-		tw.Flush()
-	}
-	for _, l := range m.irqLines {
-		if n := l.errs.Load(); n > 0 {
-			fmt.Fprintf(w, "\nKVM_IRQ_LINE failed %d times for GSI %d\n", n, l.gsi)
-		}
-	}
+	m.devs.writeStats(w)
 	if len(total.fixups) > 0 {
 		names := make([]string, 0, len(total.fixups))
 		for k := range total.fixups {

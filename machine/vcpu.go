@@ -96,15 +96,20 @@ func (v *vcpu) loop() {
 	timed := m.cfg.Stats
 	for !m.stopping.Load() {
 		exit, err := v.cpu.Run()
-		if err != nil {
-			m.finish(Result{Code: ExitError, Reason: err.Error()})
-			return
-		}
 		var t0 time.Time
 		if timed {
 			t0 = time.Now()
 		}
+		// First, before anything looks at this exit: apply the writes
+		// KVM coalesced, so that a read that exited sees every write
+		// the guest made before it (coalesce.go).
+		m.coalesce.drain()
+		if err != nil {
+			m.finish(Result{Code: ExitError, Reason: err.Error()})
+			return
+		}
 		r := v.handle(exit)
+		m.coalesce.settle()
 		if timed {
 			d := uint64(time.Since(t0))
 			v.stats.nanos[exit.Reason%kvm.NumExitReasons] += d

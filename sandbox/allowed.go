@@ -139,5 +139,43 @@ var AllowedIoctls = []Ioctl{
 	{"KVM_IRQ_LINE", kvmIoc(iocWrite, 0x61, 8), "device interrupts (UART, virtio INTx, RTC)"},
 	{"KVM_SIGNAL_MSI", kvmIoc(iocWrite, 0xa5, 32), "virtio interrupts through MSI-X"},
 	{"KVM_IOEVENTFD", kvmIoc(iocWrite, 0x79, 64), "re-binding virtio notify addresses when the guest moves a BAR"},
+	{"KVM_REGISTER_COALESCED_MMIO", kvmIoc(iocWrite, 0x67, 16), "COM1's THR write is coalesced again when the guest's UART returns to polled transmit (IER.THRI and LCR.DLAB off)"},
+	{"KVM_UNREGISTER_COALESCED_MMIO", kvmIoc(iocWrite, 0x68, 16), "COM1's THR write exits again when the guest enables the THR-empty interrupt or DLAB"},
 	{"TCSETS", unix.TCSETS, "restoring the terminal at exit after raw mode"},
+}
+
+// FileServer are the calls the 9P server (package share, behind -share,
+// -rootfs and govmm exec) makes while the guest runs: it walks, opens,
+// reads, writes, creates and removes host files on the guest's behalf.
+// openat2 with RESOLVE_BENEATH is what confines it to the shared directory
+// (seccomp cannot look at the path or the open_how it points to, so that
+// confinement is the share package's, not the filter's). Everything else
+// stays forbidden: no exec, no sockets, no new VMs, no ptrace.
+var FileServer = []Rule{
+	{Name: "openat2", Why: "share: every walk and open, one name at a time, RESOLVE_BENEATH"},
+	{Name: "openat", Why: "share: reopening an O_PATH descriptor through /proc/self/fd to read or write it"},
+	{Name: "newfstatat", Why: "share: getattr and walk (fstatat with AT_EMPTY_PATH)"},
+	{Name: "fstat", Why: "share: getattr of an open file"},
+	{Name: "statx", Why: "share: getattr (the Go runtime's os.File.Stat may use it)"},
+	{Name: "fstatfs", Why: "share: statfs, and telling pseudo filesystems (proc, sys) apart"},
+	{Name: "getdents64", Why: "share: readdir"},
+	{Name: "lseek", Why: "share: readdir offsets"},
+	{Name: "readlinkat", Why: "share: readlink"},
+	{Name: "mkdirat", Why: "share: mkdir"},
+	{Name: "mknodat", Why: "share: mknod of FIFOs and sockets (device nodes are refused before it)"},
+	{Name: "symlinkat", Why: "share: symlink"},
+	{Name: "linkat", Why: "share: link"},
+	{Name: "unlinkat", Why: "share: unlink and rmdir"},
+	{Name: "renameat", Why: "share: rename"},
+	{Name: "renameat2", Why: "share: rename"},
+	{Name: "fchmodat", Why: "share: setattr mode"},
+	{Name: "fchmod", Why: "share: setattr mode of an open file"},
+	{Name: "fchownat", Why: "share: the guest's gid on new files, setattr uid/gid"},
+	{Name: "fchown", Why: "share: setattr uid/gid of an open file"},
+	{Name: "utimensat", Why: "share: setattr times"},
+	{Name: "fallocate", Why: "share: the guest's fallocate"},
+	{Name: "fcntl", Why: "share: descriptor flags (F_GETFL/F_SETFD) when opening"},
+	{Name: "dup", Why: "share: a second descriptor for a cloned fid"},
+	{Name: "fgetxattr", Why: "share: xattr reads, answered empty"},
+	{Name: "flistxattr", Why: "share: xattr lists, answered empty"},
 }

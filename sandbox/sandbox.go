@@ -57,13 +57,17 @@ var (
 // Allowed and AllowedIoctls. It cannot be undone. Call it after set-up
 // (files open, VM and devices created) and before the guest runs. A second
 // call does nothing.
-func Install() error {
+func Install() error { return InstallWith() }
+
+// InstallWith is Install with more allowed calls on top of Allowed: for
+// example FileServer, when govmm serves host directories to the guest.
+func InstallWith(extra ...Rule) error {
 	installMu.Lock()
 	defer installMu.Unlock()
 	if installed {
 		return nil
 	}
-	policy, err := Policy()
+	policy, err := Policy(extra...)
 	if err != nil {
 		return err
 	}
@@ -96,12 +100,12 @@ func warmUp() {
 	_ = time.Now().Local()
 }
 
-// Policy builds the seccomp policy from Allowed, AllowedIoctls and
-// FailENOSYS: allow what the first two list, fail the third with ENOSYS,
-// SECCOMP_RET_TRAP for the rest.
-func Policy() (*seccomp.Policy, error) {
+// Policy builds the seccomp policy from Allowed (plus extra),
+// AllowedIoctls and FailENOSYS: allow what the first two list, fail the
+// third with ENOSYS, SECCOMP_RET_TRAP for the rest.
+func Policy(extra ...Rule) (*seccomp.Policy, error) {
 	group := seccomp.SyscallGroup{Action: seccomp.ActionAllow}
-	for _, r := range Allowed {
+	for _, r := range append(Allowed[:len(Allowed):len(Allowed)], extra...) {
 		switch {
 		case r.Name == "ioctl":
 			for _, io := range AllowedIoctls {

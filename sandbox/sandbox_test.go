@@ -346,3 +346,28 @@ func TestMessageFitsHandlerBuffer(t *testing.T) {
 	}
 	_ = filepath.Join // keep imports honest if cases move
 }
+
+// TestFileServerRules: the 9P server's extra calls are well formed, name
+// real system calls, repeat nothing in Allowed, and assemble into a policy.
+func TestFileServerRules(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range Allowed {
+		seen[r.Name] = true
+	}
+	for _, r := range FileServer {
+		if r.Why == "" {
+			t.Errorf("%s: no reason", r.Name)
+		}
+		if seen[r.Name] {
+			t.Errorf("%s: listed twice", r.Name)
+		}
+		seen[r.Name] = true
+	}
+	p, err := Policy(FileServer...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Assemble(); err != nil {
+		t.Fatalf("assembling with FileServer: %v", err)
+	}
+}

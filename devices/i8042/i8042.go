@@ -14,13 +14,11 @@
 // Command and bit names follow Linux's drivers/input/serio/i8042.h.
 package i8042
 
-import "sync"
+import (
+	"sync"
 
-// BusDevice is a port-I/O device as the machine's bus sees it.
-type BusDevice interface {
-	Read(offset uint64, data []byte)
-	Write(offset uint64, data []byte)
-}
+	"github.com/govmm/govmm/devices/bus"
+)
 
 // Status register bits (port 0x64, read).
 const (
@@ -101,11 +99,11 @@ func (c *Controller) Reset() {
 }
 
 // DataPort returns the bus device for port 0x60 (one byte, offset 0).
-func (c *Controller) DataPort() BusDevice { return dataPort{c} }
+func (c *Controller) DataPort() bus.Device { return dataPort{c} }
 
 // CommandPort returns the bus device for port 0x64 (one byte, offset 0):
 // status on read, command on write.
-func (c *Controller) CommandPort() BusDevice { return commandPort{c} }
+func (c *Controller) CommandPort() bus.Device { return commandPort{c} }
 
 type dataPort struct{ c *Controller }
 
@@ -134,9 +132,7 @@ func (p commandPort) Write(offset uint64, data []byte) {
 // port fills a read of a one-byte port: data[0] from read at offset 0,
 // everything else 0xff (an undriven ISA bus).
 func port(offset uint64, data []byte, read func() byte) {
-	for i := range data {
-		data[i] = 0xff
-	}
+	bus.FillOnes(data)
 	if offset == 0 && len(data) > 0 {
 		data[0] = read()
 	}

@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/govmm/govmm/devices/bus"
 )
 
 type harness struct {
 	t      *testing.T
 	c      *Controller
 	resets int
-	data   BusDevice
-	cmd    BusDevice
+	data   bus.Device
+	cmd    bus.Device
 }
 
 func newHarness(t *testing.T) *harness {

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/govmm/govmm/devices/bus"
 )
 
 // BAR describes one memory base address register a device wants.
@@ -19,7 +21,7 @@ type BAR struct {
 	// Name appears in messages.
 	Name string
 	// Handler receives the accesses; offsets are relative to the BAR base.
-	Handler BusDevice
+	Handler bus.Device
 }
 
 // barInfo is a BAR slot's static description.
@@ -108,17 +110,9 @@ func (c *Config) BARAddress(index int) uint64 {
 	return c.barAddrLocked(index)
 }
 
-// BARSize returns BAR index's size (0 for an unused slot).
-func (c *Config) BARSize(index int) uint64 {
-	if index < 0 || index >= NumBARs {
-		return 0
-	}
-	return c.bars[index].Size
-}
-
 // decode finds the BAR that holds all of [addr, addr+n) while memory
 // decoding is enabled, and returns its handler and the offset in it.
-func (c *Config) decode(addr uint64, n uint64) (BusDevice, uint64, bool) {
+func (c *Config) decode(addr uint64, n uint64) (bus.Device, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if binary.LittleEndian.Uint16(c.regs[RegCommand:])&CommandMemory == 0 {

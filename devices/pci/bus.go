@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+
+	"github.com/govmm/govmm/devices/bus"
 )
 
 // Device is a PCI function. It owns its configuration space; the bus reads
@@ -15,6 +17,9 @@ type Device interface {
 
 // NumSlots is the number of device numbers on a bus (PCI 3.0 §3.2.2.3.2).
 const NumSlots = 32
+
+// ErrBusFull is Add's error when all NumSlots slots are taken.
+var ErrBusFull = errors.New("pci: bus 0 is full")
 
 // Bus is PCI bus 0: up to 32 single-function devices, slot 0 taken by the
 // host bridge, and an MMIO window in which BARs are placed.
@@ -87,7 +92,7 @@ func (b *Bus) Add(dev Device) (*Slot, error) {
 	}
 	b.mu.Unlock()
 	if n < 0 {
-		return nil, errors.New("pci: bus 0 is full")
+		return nil, ErrBusFull
 	}
 	return b.addAt(n, dev)
 }
@@ -161,7 +166,7 @@ func (b *Bus) MMIORegions() []Region {
 // window routes accesses in the MMIO window to the BAR that holds them.
 type window struct{ b *Bus }
 
-func (w window) find(off uint64, n int) (BusDevice, uint64, bool) {
+func (w window) find(off uint64, n int) (bus.Device, uint64, bool) {
 	addr := w.b.base + off
 	w.b.mu.RLock()
 	slots := w.b.slots
@@ -177,16 +182,16 @@ func (w window) find(off uint64, n int) (BusDevice, uint64, bool) {
 	return nil, 0, false
 }
 
-// Read implements BusDevice; an access that no BAR claims reads all-ones.
+// Read implements bus.Device; an access that no BAR claims reads all-ones.
 func (w window) Read(off uint64, data []byte) {
 	if h, o, ok := w.find(off, len(data)); ok {
 		h.Read(o, data)
 		return
 	}
-	fillOnes(data)
+	bus.FillOnes(data)
 }
 
-// Write implements BusDevice; an access that no BAR claims is dropped.
+// Write implements bus.Device; an access that no BAR claims is dropped.
 func (w window) Write(off uint64, data []byte) {
 	if h, o, ok := w.find(off, len(data)); ok {
 		h.Write(o, data)

@@ -1,6 +1,10 @@
 package pci
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/govmm/govmm/devices/bus"
+)
 
 // Configuration mechanism #1 (PCI 3.0 §3.2.2.3.2): CONFIG_ADDRESS at port
 // 0xCF8 and CONFIG_DATA at 0xCFC-0xCFF.
@@ -55,7 +59,7 @@ func (c *ConfigIO) target(off uint64, n int) (*Config, uint64, bool) {
 	return s.cfg, uint64(a&configRegMask) + byteOff, true
 }
 
-// Read implements BusDevice. Only a 32-bit read at 0xCF8 reaches
+// Read implements bus.Device. Only a 32-bit read at 0xCF8 reaches
 // CONFIG_ADDRESS; absent functions, other buses and disabled cycles read
 // all-ones, so the vendor ID of an empty slot is 0xFFFF.
 func (c *ConfigIO) Read(off uint64, data []byte) {
@@ -69,13 +73,13 @@ func (c *ConfigIO) Read(off uint64, data []byte) {
 			cfg.Read(o, data)
 			return
 		}
-		fillOnes(data)
+		bus.FillOnes(data)
 	default:
-		fillOnes(data)
+		bus.FillOnes(data)
 	}
 }
 
-// Write implements BusDevice. Byte and word writes to 0xCF8-0xCFB are not
+// Write implements bus.Device. Byte and word writes to 0xCF8-0xCFB are not
 // configuration cycles and are ignored (Linux's type-1 probe writes a byte
 // to 0xCFB first).
 func (c *ConfigIO) Write(off uint64, data []byte) {

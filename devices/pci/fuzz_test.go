@@ -3,6 +3,8 @@ package pci
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/govmm/govmm/devices/bus"
 )
 
 // fuzzBus is bus 0 as govmm builds it: the host bridge in slot 0, pvpanic,
@@ -11,7 +13,7 @@ import (
 type fuzzBus struct {
 	b      *Bus
 	p      pio
-	window BusDevice
+	window bus.Device
 	ids    map[uint32]uint32 // slot -> vendor/device dword, which must never change
 }
 

@@ -182,7 +182,7 @@ func (m *MSIX) controlWritten(c []byte, off, n int) {
 // msixBAR is the BAR holding the table and the PBA.
 type msixBAR struct{ m *MSIX }
 
-// Read implements BusDevice. The table and PBA take dword and qword reads
+// Read implements bus.Device. The table and PBA take dword and qword reads
 // (§6.8.2); anything else reads as zero.
 func (b msixBAR) Read(off uint64, data []byte) {
 	m := b.m
@@ -204,7 +204,7 @@ func (b msixBAR) Read(off uint64, data []byte) {
 	}
 }
 
-// Write implements BusDevice. Only the table is writable; the PBA is
+// Write implements bus.Device. Only the table is writable; the PBA is
 // read-only (§6.8.2.10). Unmasking a vector delivers its pending message.
 func (b msixBAR) Write(off uint64, data []byte) {
 	m := b.m

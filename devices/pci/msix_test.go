@@ -3,6 +3,8 @@ package pci
 import (
 	"encoding/binary"
 	"testing"
+
+	"github.com/govmm/govmm/devices/bus"
 )
 
 type msixHarness struct {
@@ -10,7 +12,7 @@ type msixHarness struct {
 	p    pio
 	d    uint32
 	cap  uint32
-	bar  BusDevice
+	bar  bus.Device
 	base uint64
 	msi  *fakeMSI
 	m    *MSIX

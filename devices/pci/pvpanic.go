@@ -60,7 +60,7 @@ func (p *PvPanic) PCIConfig() *Config { return p.cfg }
 // pvpanicReg is BAR 0.
 type pvpanicReg struct{ p *PvPanic }
 
-// Read implements BusDevice: byte 0 holds the supported events.
+// Read implements bus.Device: byte 0 holds the supported events.
 func (r pvpanicReg) Read(off uint64, data []byte) {
 	clear(data)
 	if off == 0 {
@@ -68,7 +68,7 @@ func (r pvpanicReg) Read(off uint64, data []byte) {
 	}
 }
 
-// Write implements BusDevice: unsupported bits are ignored.
+// Write implements bus.Device: unsupported bits are ignored.
 func (r pvpanicReg) Write(off uint64, data []byte) {
 	if off != 0 {
 		return

@@ -3,6 +3,8 @@ package serial
 import (
 	"io"
 	"sync"
+
+	"github.com/govmm/govmm/devices/bus"
 )
 
 // IRQ is the UART's interrupt line. The machine backs it with KVM_IRQ_LINE.
@@ -26,6 +28,10 @@ type UART struct {
 
 	irq   IRQ
 	level bool // last level given to irq
+
+	// onPolled, if set, is told when PolledTransmit changes (see
+	// OnPolledTransmitChange).
+	onPolled func(polled bool)
 
 	divisor uint16 // DLM:DLL
 	ier     byte   // bits 0-3 only
@@ -76,9 +82,7 @@ func New(out io.Writer, irq IRQ) *UART {
 // data[0] receives the register; any further bytes, and all bytes of a read
 // beyond offset 7, read as 0xff (an undriven ISA bus).
 func (u *UART) Read(offset uint64, data []byte) {
-	for i := range data {
-		data[i] = 0xff
-	}
+	bus.FillOnes(data)
 	if len(data) == 0 || offset > regSCR {
 		return
 	}
@@ -94,15 +98,52 @@ func (u *UART) Write(offset uint64, data []byte) {
 		return
 	}
 	u.mu.Lock()
+	polled := u.polledTransmit()
 	b, transmit := u.writeReg(offset, data[0])
 	if !transmit {
+		changed, hook := u.polledTransmit() != polled, u.onPolled
 		u.mu.Unlock()
+		if changed && hook != nil {
+			hook(!polled)
+		}
 		return
 	}
 	u.outMu.Lock()
 	u.mu.Unlock()
 	u.emit(b)
 	u.outMu.Unlock()
+}
+
+// PolledTransmit reports whether a write to offset 0 now does nothing but
+// transmit the byte: LCR.DLAB is 0 (offset 0 is THR, not DLL), the
+// THR-empty interrupt is disabled (IER.ETBEI, Linux's UART_IER_THRI) and
+// the UART is not in loopback (where the byte would reach the receiver).
+// This is the mode of a polling console driver, such as Linux's
+// serial8250_console_write: while it holds, a THR write changes nothing
+// the guest can see through the UART's registers or its interrupt line, so
+// the machine may apply it late, as long as it does so before the guest's
+// next access that exits (machine/coalesce.go).
+func (u *UART) PolledTransmit() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.polledTransmit()
+}
+
+func (u *UART) polledTransmit() bool {
+	return !u.dlab() && u.ier&ierETBEI == 0 && !u.loopback()
+}
+
+// OnPolledTransmitChange sets f to be called after each write that changes
+// PolledTransmit, with the new value, from the goroutine that made the
+// write, once the UART's lock is released (f may call back into the UART).
+// Writes by several goroutines at once may deliver their calls in another
+// order than their changes took effect: f should read PolledTransmit
+// under its own lock rather than trust its argument. Set it before the
+// guest runs; nil removes it.
+func (u *UART) OnPolledTransmitChange(f func(polled bool)) {
+	u.mu.Lock()
+	u.onPolled = f
+	u.mu.Unlock()
 }
 
 // OutputErrors returns how many transmitted bytes were dropped because the

@@ -4,7 +4,7 @@ package virtio
 // and the notify area.
 type barHandler struct{ t *PCI }
 
-// Read implements pci.BusDevice.
+// Read implements bus.Device.
 func (b barHandler) Read(off uint64, data []byte) {
 	t := b.t
 	clear(data)
@@ -22,7 +22,7 @@ func (b barHandler) Read(off uint64, data []byte) {
 	}
 }
 
-// Write implements pci.BusDevice.
+// Write implements bus.Device.
 func (b barHandler) Write(off uint64, data []byte) {
 	t := b.t
 	n := uint64(len(data))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/govmm/govmm/devices/bus"
 	"github.com/govmm/govmm/devices/pci"
 	"github.com/govmm/govmm/devices/virtio"
 )
@@ -19,7 +20,7 @@ const MSIAddr = 0xFEE0_0000
 // virtio structures by walking the capability list (virtio 1.2 §4.1.4).
 type PCIDriver struct {
 	io   *pci.ConfigIO
-	mmio pci.BusDevice
+	mmio bus.Device
 	// windowBase is the guest address of the bus's MMIO window.
 	windowBase uint64
 	slot       uint32
@@ -170,12 +171,16 @@ func (d *PCIDriver) Reset() error {
 
 // EnableMSIX programs vectors 0..n-1 (address MSIAddr, data = vector),
 // unmasks them and enables MSI-X (PCI 3.0 §6.8.2).
-func (d *PCIDriver) EnableMSIX(n int) {
+func (d *PCIDriver) EnableMSIX(n int) { d.EnableMSIXData(n, 0) }
+
+// EnableMSIXData is EnableMSIX with data base+v for vector v, so that
+// several devices sending to one MSIController can be told apart.
+func (d *PCIDriver) EnableMSIXData(n int, base uint32) {
 	for v := 0; v < n; v++ {
 		e := d.MSIXTable + uint64(16*v)
 		d.Write(e, 4, MSIAddr)
 		d.Write(e+4, 4, 0)
-		d.Write(e+8, 4, uint64(v))
+		d.Write(e+8, 4, uint64(base)+uint64(v))
 		d.Write(e+12, 4, 0)
 	}
 	d.CfgWrite(d.MSIXCap+2, 2, 0x8000)
@@ -193,6 +198,9 @@ type InitOptions struct {
 	// MSIX enables MSI-X with vector 0 for configuration changes and
 	// vector 1+i for queue i. Without it the device uses INTx.
 	MSIX bool
+	// MSIXData is added to the message data of every vector (vector v
+	// sends MSIXData+v), to tell devices apart.
+	MSIXData uint32
 	// SkipDriverOK stops before setting DRIVER_OK.
 	SkipDriverOK bool
 }
@@ -217,7 +225,7 @@ func (d *PCIDriver) Init(o InitOptions) error {
 	}
 	nq := int(d.CommonRead(virtio.CommonNumQueues, 2))
 	if o.MSIX {
-		d.EnableMSIX(1 + nq)
+		d.EnableMSIXData(1+nq, o.MSIXData)
 		d.CommonWrite(virtio.CommonConfigMSIXVector, 2, 0)
 		if d.CommonRead(virtio.CommonConfigMSIXVector, 2) != 0 {
 			return errors.New("virtiotest: config vector not accepted")
