@@ -4,9 +4,12 @@
  *
  * The guest, at CPL 3, does N OUTs to port 0x520, which is bound with
  * KVM_IOEVENTFD (KVM_IOEVENTFD_FLAG_PIO, len 1, no datamatch), then OUT 0x64
- * (i8042 reset), the only exit expected. Afterwards one read of the eventfd
- * returns the counter (the sum of all signals, and resets it; eventfd(2)),
- * which must equal N.
+ * (i8042 reset), the only exit expected. As in mmiokick, a reader thread
+ * waits on the eventfd (poll, then read) and must count N signals, unless
+ * "noreader" is given: then one read afterwards returns the counter (the sum
+ * of all signals, and resets it; eventfd(2)), which must equal N.
+ *
+ *   ioeventfd N [noreader]
  */
 #include "kvmref.h"
 
@@ -21,6 +24,8 @@
 int main(int argc, char **argv)
 {
 	uint32_t n = ref_parse_n(argc, argv);
+	int reader = ref_reader_mode(argc, argv);
+	struct ref_reader rd;
 	/* guests.PIOLoop with port 0x520 (as --64, checked with objdump -d). */
 	uint8_t code[] = {
 		0xb9, 0, 0, 0, 0,       /*    mov ecx, N          */
@@ -53,6 +58,8 @@ int main(int argc, char **argv)
 	if (ioctl(v.vm, KVM_IOEVENTFD, &io) < 0)
 		die(1, "KVM_IOEVENTFD (port %#x)", KICK_PORT);
 
+	if (reader)
+		ref_reader_start(&rd, efd, n);
 	t0 = ref_now_ns();
 	for (;;) {
 		uint32_t reason = ref_run(&v);
@@ -68,10 +75,17 @@ int main(int argc, char **argv)
 	t1 = ref_now_ns();
 	ref_check_cpl3(&v);
 
-	signals = ref_read_eventfd(efd, n);
+	if (reader) {
+		ref_reader_join(&rd);
+		signals = rd.signals;
+	} else {
+		signals = ref_read_eventfd(efd, n);
+	}
 
 	printf("ioeventfd_kick_ns %.1f\n", (double)(t1 - t0) / (double)n);
 	printf("signals %llu\n", (unsigned long long)signals);
+	if (reader)
+		printf("wakeups %llu\n", (unsigned long long)rd.wakeups);
 	printf("exits %llu\n", (unsigned long long)exits);
 	return 0;
 }

@@ -10,6 +10,7 @@
 #ifndef KVMREF_H
 #define KVMREF_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/kvm.h>
@@ -60,11 +61,31 @@ void ref_bad_exit(const struct ref_vm *v) __attribute__((noreturn));
  * a guest that fell to ring 0 would run emulated here and mean nothing. */
 void ref_check_cpl3(const struct ref_vm *v);
 
-/* ref_parse_n parses a loop count 1..0xffffffff (ECX in the guest). */
+/* ref_parse_n parses a loop count 1..0xffffffff (ECX in the guest) from
+ * argv[1]; extra arguments are the caller's. */
 uint32_t ref_parse_n(int argc, char **argv);
+
+/* ref_reader_mode reads the optional argv[2] of the kick programs: 1 (a
+ * waiting reader thread) without it, 0 for "noreader"; anything else dies. */
+int ref_reader_mode(int argc, char **argv);
 
 /* ref_now_ns is CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ref_now_ns(void);
+
+/*
+ * A waiting reader: a thread that does what govmm's virtio worker does
+ * (devices/virtio/worker.go): poll(2) on the eventfd, then drain it with one
+ * read, until it has counted want signals. A kick then wakes a waiter, as
+ * in govmm with the device live. ref_reader_join dies unless the thread
+ * counted exactly want signals; wakeups is how many reads it took.
+ */
+struct ref_reader {
+	pthread_t thread;
+	int efd;
+	uint64_t want, signals, wakeups;
+};
+void ref_reader_start(struct ref_reader *r, int efd, uint64_t want);
+void ref_reader_join(struct ref_reader *r);
 
 /* ref_read_eventfd reads an eventfd's counter (which resets it) and dies
  * unless it equals want; it returns the count. */

@@ -8,8 +8,14 @@
  * The guest, at CPL 3, does N 16-bit stores to KICK_ADDR, a guest-physical
  * address in govmm's PCI window (machine/layout.go) that no memory slot
  * backs, bound with KVM_IOEVENTFD (len 2, no datamatch); then OUT 0x64
- * (i8042 reset), the only exit expected. One read of the eventfd afterwards
- * returns the number of signals, which must equal N.
+ * (i8042 reset), the only exit expected.
+ *
+ * By default a reader thread waits on the eventfd the whole time (poll, then
+ * read), as govmm's virtio worker does once the device is live: each kick
+ * may wake it, and the reader must count N signals in all. With "noreader"
+ * nobody waits, and one read afterwards must return N.
+ *
+ *   mmiokick N [noreader]
  */
 #include "kvmref.h"
 
@@ -26,6 +32,8 @@
 int main(int argc, char **argv)
 {
 	uint32_t n = ref_parse_n(argc, argv);
+	int reader = ref_reader_mode(argc, argv);
+	struct ref_reader rd;
 	/* as --64, checked with objdump -d. */
 	uint8_t code[] = {
 		0xb9, 0, 0, 0, 0,             /*    mov ecx, N              */
@@ -61,6 +69,8 @@ int main(int argc, char **argv)
 	if (ioctl(v.vm, KVM_IOEVENTFD, &io) < 0)
 		die(1, "KVM_IOEVENTFD (MMIO %#x)", KICK_ADDR);
 
+	if (reader)
+		ref_reader_start(&rd, efd, n);
 	t0 = ref_now_ns();
 	for (;;) {
 		uint32_t reason = ref_run(&v);
@@ -80,10 +90,17 @@ int main(int argc, char **argv)
 	t1 = ref_now_ns();
 	ref_check_cpl3(&v);
 
-	signals = ref_read_eventfd(efd, n);
+	if (reader) {
+		ref_reader_join(&rd);
+		signals = rd.signals;
+	} else {
+		signals = ref_read_eventfd(efd, n);
+	}
 
 	printf("mmio_kick_ns %.1f\n", (double)(t1 - t0) / (double)n);
 	printf("signals %llu\n", (unsigned long long)signals);
+	if (reader)
+		printf("wakeups %llu\n", (unsigned long long)rd.wakeups);
 	printf("exits %llu\n", (unsigned long long)exits);
 	return 0;
 }

@@ -29,6 +29,8 @@ int main(int argc, char **argv)
 	struct ref_vm v;
 	uint64_t exits = 0, outs = 0, t0, t1;
 
+	if (argc != 2)
+		die(0, "usage: pio N");
 	memcpy(code + 1, &n, 4); /* little-endian imm32 */
 	ref_vm_create(&v, code, sizeof code);
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -317,7 +318,7 @@ uint32_t ref_parse_n(int argc, char **argv)
 	char *end;
 	unsigned long long n;
 
-	if (argc != 2)
+	if (argc < 2)
 		die(0, "usage: %s N (number of OUTs, 1..4294967295)", program_invocation_short_name);
 	errno = 0;
 	n = strtoull(argv[1], &end, 10);
@@ -325,6 +326,15 @@ uint32_t ref_parse_n(int argc, char **argv)
 	if (errno || *end || end == argv[1] || argv[1][0] == '-' || n < 1 || n > 0xffffffffull)
 		die(0, "N must be an integer from 1 to 4294967295, not %s", argv[1]);
 	return (uint32_t)n;
+}
+
+int ref_reader_mode(int argc, char **argv)
+{
+	if (argc == 2)
+		return 1;
+	if (argc == 3 && strcmp(argv[2], "noreader") == 0)
+		return 0;
+	die(0, "usage: %s N [noreader]", program_invocation_short_name);
 }
 
 uint64_t ref_now_ns(void)
@@ -347,4 +357,58 @@ uint64_t ref_read_eventfd(int efd, uint32_t want)
 	if (signals != want)
 		die(0, "eventfd counted %llu signals, want %u", (unsigned long long)signals, want);
 	return signals;
+}
+
+static void *reader_main(void *arg)
+{
+	struct ref_reader *r = arg;
+	struct pollfd p = {.fd = r->efd, .events = POLLIN};
+
+	while (r->signals < r->want) {
+		uint64_t v;
+		ssize_t got;
+
+		p.revents = 0;
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die(1, "reader: poll");
+		}
+		/* eventfd(2): read returns the counter and resets it. */
+		got = read(r->efd, &v, sizeof v);
+		if (got < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (got != (ssize_t)sizeof v)
+			die(got < 0, "reader: read eventfd");
+		r->signals += v;
+		r->wakeups++;
+	}
+	return NULL;
+}
+
+void ref_reader_start(struct ref_reader *r, int efd, uint64_t want)
+{
+	int e;
+
+	memset(r, 0, sizeof *r);
+	r->efd = efd;
+	r->want = want;
+	e = pthread_create(&r->thread, NULL, reader_main, r);
+	if (e) {
+		errno = e;
+		die(1, "pthread_create");
+	}
+}
+
+void ref_reader_join(struct ref_reader *r)
+{
+	int e = pthread_join(r->thread, NULL);
+
+	if (e) {
+		errno = e;
+		die(1, "pthread_join");
+	}
+	if (r->signals != r->want)
+		die(0, "reader counted %llu signals, want %llu",
+		    (unsigned long long)r->signals, (unsigned long long)r->want);
 }

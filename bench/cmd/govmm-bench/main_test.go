@@ -13,8 +13,11 @@ func TestUsageErrors(t *testing.T) {
 	if code := run([]string{"extra"}, &out, &errb); code != 2 {
 		t.Fatalf("exit %d for an argument", code)
 	}
-	if code := run([]string{"-rows", "1,7"}, &out, &errb); code != 2 {
-		t.Fatalf("exit %d for row 7", code)
+	if code := run([]string{"-rows", "1,0"}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d for row 0", code)
+	}
+	if code := run([]string{"-boot-runs", "0"}, &out, &errb); code != 2 {
+		t.Fatalf("exit %d for -boot-runs 0", code)
 	}
 }
 
