@@ -46,6 +46,8 @@ func setup() error {
 		paths.bin = filepath.Join(tmp, "govmm")
 		cmd := exec.Command("go", "build", "-o", paths.bin, "./cmd/govmm")
 		cmd.Dir = repoRoot()
+		// Static, as make build: govmm exec boots it as the guest's /init.
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build: %v\n%s", err, out)
 		}

@@ -32,6 +32,11 @@ type Spec struct {
 	// are copied in. Directories on the way are created as needed. Archive
 	// paths are cleaned; ".." elements are rejected.
 	Files map[string]string
+
+	// Data maps an archive path to the contents of a regular file (mode
+	// 0644) held in memory, such as a generated configuration file. Paths
+	// are cleaned as for Files, and may not repeat one of Files.
+	Data map[string][]byte
 }
 
 // Write writes the initramfs described by s to w as an uncompressed newc cpio

@@ -71,6 +71,33 @@ func plan(s Spec) ([]entry, error) {
 		files = append(files, e)
 	}
 
+	// Pass 1b: the in-memory files.
+	dests = dests[:0]
+	for d := range s.Data {
+		dests = append(dests, d)
+	}
+	sort.Strings(dests)
+	for _, dest := range dests {
+		name, err := cleanArchivePath(dest)
+		if err != nil {
+			return nil, err
+		}
+		if len(s.Data[dest]) > math.MaxUint32 {
+			return nil, fmt.Errorf("initramfs: %s: %d bytes; a newc record holds at most %d", dest, len(s.Data[dest]), uint64(math.MaxUint32))
+		}
+		if old, ok := byName[name]; ok {
+			if old.arg != "" {
+				return nil, fmt.Errorf("initramfs: %s and in-memory %s name the same archive path %q", old.arg, dest, name)
+			}
+			return nil, fmt.Errorf("initramfs: in-memory %s: archive path %q is built in and cannot be replaced", dest, name)
+		}
+		// data must not be nil: writeEntries tells files from
+		// directories by it.
+		e := entry{name: name, mode: cpio.S_IFREG | 0o644, data: append([]byte{}, s.Data[dest]...), arg: dest + " (in memory)"}
+		byName[name] = e
+		files = append(files, e)
+	}
+
 	// Pass 2: the directories those files need.
 	for _, f := range files {
 		for dir := path.Dir(f.name); dir != "."; dir = path.Dir(dir) {

@@ -96,3 +96,34 @@ func TestWriteDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteDataFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := Spec{
+		Init:  []byte("INIT"),
+		Files: map[string]string{"etc/motd": hostFile(t, dir, "motd", "hi", 0o644)},
+		Data:  map[string][]byte{"/govmm/job.json": []byte(`{"argv":["true"]}`), "etc/empty": nil},
+	}
+	got := readArchive(t, writeArchive(t, s))
+	dirMode := uint64(cpio.S_IFDIR | 0o755)
+	checkRecords(t, got, []want{
+		{name: ".", mode: dirMode},
+		{name: "dev", mode: dirMode},
+		{name: "dev/console", mode: cpio.S_IFCHR | 0o600, rmajor: 5, rminor: 1},
+		{name: "etc", mode: dirMode},
+		{name: "etc/empty", mode: cpio.S_IFREG | 0o644},
+		{name: "etc/motd", mode: cpio.S_IFREG | 0o644, data: "hi"},
+		{name: "govmm", mode: dirMode},
+		{name: "govmm/job.json", mode: cpio.S_IFREG | 0o644, data: `{"argv":["true"]}`},
+		{name: "init", mode: cpio.S_IFREG | 0o755, data: "INIT"},
+	})
+	for _, bad := range []Spec{
+		{Init: []byte("I"), Data: map[string][]byte{"init": []byte("x")}},
+		{Init: []byte("I"), Data: map[string][]byte{"../x": nil}},
+		{Init: []byte("I"), Files: map[string]string{"a": hostFile(t, dir, "a", "", 0o644)}, Data: map[string][]byte{"/a": nil}},
+	} {
+		if err := Write(new(bytes.Buffer), bad); err == nil {
+			t.Errorf("Write(%v) succeeded; want an error", bad.Data)
+		}
+	}
+}

@@ -51,6 +51,9 @@ type Config struct {
 	Kernel  string
 	Initrd  string
 	Cmdline string
+	// InitrdImage is an initrd held in memory instead of the file Initrd
+	// (govmm exec builds one); at most one of the two is set.
+	InitrdImage []byte
 
 	// Raw is a flat binary loaded at RawAddr (rawDefaultAddr when zero)
 	// and started in RawMode. RawImage is the same from memory (the demo).
@@ -61,10 +64,15 @@ type Config struct {
 
 	// Disks are virtio-blk devices, in order (/dev/vda, /dev/vdb, ...).
 	Disks []Disk
+	// Shares are host directories served over virtio-9p, one device each,
+	// in order; the guest mounts each by its tag.
+	Shares []Share
 	// RNG adds a virtio-rng device fed from the host's getrandom.
 	RNG bool
-	// VirtioConsole adds a virtio console (hvc0) that writes to Console.
-	VirtioConsole bool
+	// VirtioConsole adds a virtio console (hvc0) that writes to Console,
+	// or to VirtioConsoleOut when that is set.
+	VirtioConsole    bool
+	VirtioConsoleOut io.Writer
 	// ACPI writes ACPI tables (RSDP at acpiAddr, package acpi) for a
 	// Kernel guest, so that it can power off and reboot through ACPI. The
 	// MP table is written either way.

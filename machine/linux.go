@@ -116,20 +116,24 @@ func (m *Machine) writeMPTable() error {
 // min(low RAM top, addrMax), above kernelEnd. It returns the address and
 // size (0, 0 without an initrd).
 func (p *Plan) planInitrd(addrMax, kernelEnd uint64) (uint64, uint64, error) {
-	if p.cfg.Initrd == "" {
+	if p.cfg.Initrd == "" && p.cfg.InitrdImage == nil {
 		return 0, 0, nil
 	}
-	what := fmt.Sprintf("guest RAM (-m %d MiB)", p.cfg.MemSize>>20)
-	if p.cfg.MemSize > lowRAMLimit {
-		what = fmt.Sprintf("the %d MiB of RAM below the PCI hole, where the initrd goes", lowRAMLimit>>20)
-	}
-	data, err := readInput("-initrd", p.cfg.Initrd, p.lowRAMTop(), what)
-	if err != nil {
-		return 0, 0, err
+	data, name := p.cfg.InitrdImage, "(in memory)"
+	if data == nil {
+		what := fmt.Sprintf("guest RAM (-m %d MiB)", p.cfg.MemSize>>20)
+		if p.cfg.MemSize > lowRAMLimit {
+			what = fmt.Sprintf("the %d MiB of RAM below the PCI hole, where the initrd goes", lowRAMLimit>>20)
+		}
+		var err error
+		if data, err = readInput("-initrd", p.cfg.Initrd, p.lowRAMTop(), what); err != nil {
+			return 0, 0, err
+		}
+		name = p.cfg.Initrd
 	}
 	addr, err := bootparam.PlaceInitrd(uint64(len(data)), p.lowRAMTop(), addrMax, kernelEnd)
 	if err != nil {
-		return 0, 0, fmt.Errorf("-initrd %s: %v (-m %d MiB)", p.cfg.Initrd, err, p.cfg.MemSize>>20)
+		return 0, 0, fmt.Errorf("-initrd %s: %v (-m %d MiB)", name, err, p.cfg.MemSize>>20)
 	}
 	p.add(addr, data, 0)
 	p.loadedf("initrd: %d bytes at %#x", len(data), addr)

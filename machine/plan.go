@@ -12,6 +12,7 @@ import (
 
 	"github.com/govmm/govmm/compat"
 	"github.com/govmm/govmm/devices/pci"
+	"github.com/govmm/govmm/devices/virtio"
 	"github.com/govmm/govmm/kvm"
 )
 
@@ -84,10 +85,14 @@ func (c Config) Plan() (*Plan, error) {
 		c.Console = io.Discard
 	}
 	c.Disks = slices.Clone(c.Disks)
+	c.Shares = slices.Clone(c.Shares)
 	if err := c.check(); err != nil {
 		return nil, err
 	}
 	if err := checkDisks(c.Disks); err != nil {
+		return nil, err
+	}
+	if err := checkShares(c.Shares); err != nil {
 		return nil, err
 	}
 	p := &Plan{cfg: c}
@@ -137,12 +142,14 @@ func (c *Config) check() error {
 		return errors.New("nothing to run: give -kernel or -raw")
 	case guests > 1:
 		return errors.New("give exactly one of -kernel and -raw")
-	case c.Initrd != "" && c.Kernel == "":
+	case (c.Initrd != "" || c.InitrdImage != nil) && c.Kernel == "":
 		return errors.New("-initrd needs -kernel")
+	case c.Initrd != "" && c.InitrdImage != nil:
+		return errors.New("-initrd: give a file or an in-memory image, not both")
 	case c.ACPI && c.Kernel == "":
 		return errors.New("-acpi needs -kernel")
 	}
-	devs := len(c.Disks)
+	devs := len(c.Disks) + len(c.Shares)
 	if c.RNG {
 		devs++
 	}
@@ -151,7 +158,7 @@ func (c *Config) check() error {
 	}
 	// Slot 0 is the host bridge, slot 1 the pvpanic device.
 	if free := pci.NumSlots - 2; devs > free {
-		return fmt.Errorf("-disk: %d virtio devices; PCI bus 0 has room for %d", devs, free)
+		return fmt.Errorf("-disk, -share: %d virtio devices; PCI bus 0 has room for %d", devs, free)
 	}
 	return nil
 }
@@ -185,6 +192,39 @@ func checkDisks(disks []Disk) error {
 			}
 		}
 		infos[i] = st
+	}
+	return nil
+}
+
+// checkShares makes sure every share is a directory govmm can serve as
+// asked, and that the mount tags are valid and distinct.
+func checkShares(shares []Share) error {
+	tags := map[string]string{}
+	for _, sh := range shares {
+		if err := virtio.CheckNinePTag(sh.Tag); err != nil {
+			return fmt.Errorf("-share %s: tag=%q: must be 1 to %d bytes, no NUL", sh.Dir, sh.Tag, virtio.NinePMaxTagLen)
+		}
+		if prev, dup := tags[sh.Tag]; dup {
+			return fmt.Errorf("-share %s: tag=%s is already the tag of -share %s", sh.Dir, sh.Tag, prev)
+		}
+		tags[sh.Tag] = sh.Dir
+		st, err := os.Stat(sh.Dir)
+		if err != nil {
+			return fileError("-share", sh.Dir, err)
+		}
+		if !st.IsDir() {
+			return fmt.Errorf("-share %s: not a directory", sh.Dir)
+		}
+		mode := uint32(unix.R_OK | unix.X_OK)
+		if !sh.ReadOnly {
+			mode |= unix.W_OK
+		}
+		if err := unix.Access(sh.Dir, mode); err != nil {
+			if !sh.ReadOnly {
+				return fmt.Errorf("-share %s: %w (add ,ro for a read-only share)", sh.Dir, err)
+			}
+			return fmt.Errorf("-share %s: %w", sh.Dir, err)
+		}
 	}
 	return nil
 }

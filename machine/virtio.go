@@ -5,11 +5,20 @@ import (
 
 	"github.com/govmm/govmm/devices/pci"
 	"github.com/govmm/govmm/devices/virtio"
+	"github.com/govmm/govmm/share"
 )
 
 // Disk is one -disk: a raw image file.
 type Disk struct {
 	Path     string
+	ReadOnly bool
+}
+
+// Share is one -share: a host directory served over virtio-9p, which the
+// guest mounts by Tag (mount -t 9p -o trans=virtio TAG DIR).
+type Share struct {
+	Dir      string
+	Tag      string
 	ReadOnly bool
 }
 
@@ -43,13 +52,32 @@ func (m *Machine) createVirtio() error {
 			return err
 		}
 	}
+	for _, sh := range m.cfg.Shares {
+		srv, err := share.New(sh.Dir, sh.ReadOnly)
+		if err != nil {
+			return fmt.Errorf("-share %s: %w", sh.Dir, err)
+		}
+		dev, err := virtio.NewNineP(sh.Tag, srv)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("-share %s: %w", sh.Dir, err)
+		}
+		if _, err := m.addVirtio("virtio-9p "+sh.Tag, dev); err != nil {
+			dev.Close()
+			return err
+		}
+	}
 	if m.cfg.RNG {
 		if _, err := m.addVirtio("virtio-rng", virtio.NewRNG()); err != nil {
 			return err
 		}
 	}
 	if m.cfg.VirtioConsole {
-		m.VirtioConsole = virtio.NewConsole(m.cfg.Console)
+		out := m.cfg.Console
+		if m.cfg.VirtioConsoleOut != nil {
+			out = m.cfg.VirtioConsoleOut
+		}
+		m.VirtioConsole = virtio.NewConsole(out)
 		if _, err := m.addVirtio("virtio-console", m.VirtioConsole); err != nil {
 			return err
 		}

@@ -17,7 +17,9 @@
 //     the timeout, and making sure no QEMU process outlives the run.
 //   - guest_linux.go: the L1's /init (this same static binary, run as PID 1):
 //     it loads the modules, mounts the host's root read-only over virtio-9p,
-//     chroots into it, runs the command and powers off.
+//     chroots into it, runs the command and powers off. The mounts, the /tmp
+//     overlay, the chroot and running the command are package guestinit's,
+//     shared with govmm exec's guest init.
 //
 // The command's stdout and stderr both arrive on the run's output (they share
 // the L1's serial console); its exit status comes back through a small file

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/govmm/govmm/guestinit"
 )
 
 // Where the L1's /init mounts things, inside its initramfs.
@@ -56,14 +56,8 @@ func guest() status {
 func prepare() (job, error) {
 	var j job
 	fail := func(format string, a ...any) (job, error) { return j, fmt.Errorf(format, a...) }
-	for _, m := range []struct{ src, dst, fstype, opts string }{
-		{"proc", "/proc", "proc", ""},
-		{"sysfs", "/sys", "sysfs", ""},
-		{"devtmpfs", "/dev", "devtmpfs", ""},
-	} {
-		if err := mount(m.src, m.dst, m.fstype, 0, m.opts); err != nil {
-			return fail("%v", err)
-		}
+	if err := guestinit.MountAll(guestinit.EarlyMounts()); err != nil {
+		return fail("%v", err)
 	}
 	if err := commandConsole(); err != nil {
 		return fail("%v", err)
@@ -71,10 +65,10 @@ func prepare() (job, error) {
 	if err := loadModules(l1Mods); err != nil {
 		return fail("%v", err)
 	}
-	if err := mount(runTag, l1Run, "9p", 0, p9Opts); err != nil {
+	if err := mount(runTag, l1Run, 0, p9Opts); err != nil {
 		return fail("%v", err)
 	}
-	if err := mount(hostRootTag, l1Root, "9p", unix.MS_RDONLY, p9Opts+",ro,cache=loose"); err != nil {
+	if err := mount(hostRootTag, l1Root, unix.MS_RDONLY, p9Opts+",ro,cache=loose"); err != nil {
 		return fail("%v", err)
 	}
 	b, err := os.ReadFile(filepath.Join(l1Run, jobFile))
@@ -83,35 +77,14 @@ func prepare() (job, error) {
 	}
 	// The host's /tmp stays visible (a checkout there is a common CI
 	// layout), under an overlay whose upper layer is this L1's memory.
-	if err := mount("tmpfs", l1Tmp, "tmpfs", 0, "mode=0755"); err != nil {
-		return fail("%v", err)
-	}
-	for _, d := range []string{l1Tmp + "/upper", l1Tmp + "/work"} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return fail("%v", err)
-		}
-	}
-	if err := os.Chmod(l1Tmp+"/upper", 0o1777); err != nil {
-		return fail("%v", err)
-	}
-	if err := mount("overlay", l1Root+"/tmp", "overlay", 0,
-		"lowerdir="+l1Root+"/tmp,upperdir="+l1Tmp+"/upper,workdir="+l1Tmp+"/work"); err != nil {
+	if err := guestinit.Overlay(l1Root+"/tmp", l1Root+"/tmp", l1Tmp); err != nil {
 		return fail("%v", err)
 	}
 	// Fresh kernel file systems and scratch space inside the host's root:
 	// the command sees this L1's /proc, /sys and /dev (with /dev/kvm), and
 	// writes to /tmp and /run land in memory, never on the host.
-	for _, m := range []struct{ src, dst, fstype, opts string }{
-		{"proc", "/proc", "proc", ""},
-		{"sysfs", "/sys", "sysfs", ""},
-		{"devtmpfs", "/dev", "devtmpfs", ""},
-		{"devpts", "/dev/pts", "devpts", "newinstance,ptmxmode=0666"},
-		{"tmpfs", "/dev/shm", "tmpfs", ""},
-		{"tmpfs", "/run", "tmpfs", "mode=0755"},
-	} {
-		if err := mount(m.src, l1Root+m.dst, m.fstype, 0, m.opts); err != nil {
-			return fail("%v", err)
-		}
+	if err := guestinit.MountAll(guestinit.SystemMounts(l1Root)); err != nil {
+		return fail("%v", err)
 	}
 	writeReady()
 	// The status is written from inside the chroot, where the run
@@ -121,39 +94,21 @@ func prepare() (job, error) {
 		return fail("open %s: %v", l1Run, err)
 	}
 	runDirFd = fd
-	if err := unix.Chroot(l1Root); err != nil {
-		return fail("chroot %s: %v", l1Root, err)
-	}
-	if err := os.Chdir(j.Dir); err != nil {
-		return fail("the working directory is not visible in the L1: %v", err)
+	if err := guestinit.EnterRoot(l1Root, j.Dir); err != nil {
+		return fail("%v", err)
 	}
 	return j, nil
 }
 
 // runJob runs the command and returns its exit status.
 func runJob(j job) status {
-	// exec.Command looks Argv[0] up in this process's PATH: use the job's.
-	os.Setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-	for _, kv := range j.Env {
-		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
-			os.Setenv("PATH", p)
-		}
-	}
-	cmd := exec.Command(j.Argv[0], j.Argv[1:]...)
-	cmd.Env = j.Env
+	cmd := guestinit.Command(j.Argv, j.Env)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr // stdin: /dev/null
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-		return status{Exit: 0}
-	case errors.As(err, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return status{Exit: 128 + int(ws.Signal())}
-		}
-		return status{Exit: ee.ExitCode()}
+	code, msg := guestinit.Status(cmd.Run())
+	if msg != "" {
+		msg = j.Argv[0] + ": " + msg
 	}
-	return status{Exit: 127, Error: fmt.Sprintf("%s: %v", j.Argv[0], err)}
+	return status{Exit: code, Error: msg}
 }
 
 // runDirFd is the run directory, opened before the chroot (-1 before).
@@ -176,15 +131,9 @@ func writeStatus(b []byte) {
 	unix.Close(fd)
 }
 
-// mount makes dst (creating it) and mounts src there.
-func mount(src, dst, fstype string, flags uintptr, opts string) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return fmt.Errorf("mkdir %s: %w", dst, err)
-	}
-	if err := unix.Mount(src, dst, fstype, flags, opts); err != nil {
-		return fmt.Errorf("mount %s (%s) on %s: %w", src, fstype, dst, err)
-	}
-	return nil
+// mount mounts the 9p share tag at dst (creating it).
+func mount(tag, dst string, flags uintptr, opts string) error {
+	return guestinit.Mount{Source: tag, Target: dst, FSType: "9p", Flags: flags, Data: opts}.Do()
 }
 
 // loadModules loads every .ko in dir in name order (the host numbered them

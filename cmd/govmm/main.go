@@ -4,6 +4,7 @@
 //
 //	govmm run -kernel bzImage [-initrd F] [-append S] [-m 256M] [-timeout 5m] [-stats] [-v]
 //	govmm run -raw guest.bin [-raw-mode real|long|user] [-raw-addr 0x10000]
+//	govmm exec -kernel bzImage [-rootfs /] [-rwdir DIR]... -- CMD [ARGS...]
 //	govmm demo       a built-in guest says hello; no files needed
 //	govmm probe      what this host's KVM can do
 //	govmm initramfs  build an uncompressed initramfs
@@ -16,6 +17,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/govmm/govmm/guestinit"
 	"github.com/govmm/govmm/initramfs"
 	"github.com/govmm/govmm/machine"
 )
@@ -24,6 +26,7 @@ const usage = `usage: govmm <command> [flags]
 
 commands:
   run        boot a kernel (-kernel) or a raw binary (-raw)
+  exec       run a command in a guest kernel, on the host's files (-rootfs)
   demo       run the built-in demo guest
   probe      show what this host's KVM supports
   initramfs  build an uncompressed newc initramfs
@@ -32,6 +35,10 @@ commands:
 `
 
 func main() {
+	// govmm exec boots a guest whose /init is this binary, with a job.
+	if guestinit.IsExecInit() {
+		guestinit.ExecMain() // never returns
+	}
 	os.Exit(govmm(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -44,6 +51,8 @@ func govmm(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return runCmd(args[1:], stdin, stdout, stderr)
+	case "exec":
+		return execCmd(args[1:], stdin, stdout, stderr)
 	case "demo":
 		return demoCmd(args[1:], stdout, stderr)
 	case "probe":

@@ -57,6 +57,10 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 	os.Mkdir(aDir, 0o755)
 	missing := filepath.Join(dir, "nope")
 	kernel := testKernel(t)
+	// govmm exec puts its own binary in the guest: a static one here.
+	defer func(old func() (string, error)) { selfExecutable = old }(selfExecutable)
+	static := tinyELF(t, 62, false)
+	selfExecutable = func() (string, error) { return static, nil }
 
 	for _, c := range []struct {
 		name string
@@ -96,9 +100,37 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 		{"bad -acpi", []string{"run", "-kernel", kernel, "-acpi=maybe"}, 2, "-acpi"},
 		{"-acpi with -raw", []string{"run", "-raw", notKernel, "-acpi=on"}, 2, "-acpi needs -kernel"},
 		{"-reboot restart with -raw", []string{"run", "-raw", notKernel, "-reboot", "restart"}, 2, "-reboot restart needs -kernel"},
-		{"-reboot restart with the sandbox", []string{"run", "-kernel", kernel, "-reboot", "restart"}, 2, "-reboot restart needs -sandbox=off"},
-		{"bad -sandbox", []string{"run", "-kernel", kernel, "-sandbox=maybe"}, 2, "-sandbox"},
 		{"bad -reboot", []string{"run", "-kernel", kernel, "-reboot", "halt"}, 2, "-reboot"},
+		{"missing -share dir", []string{"run", "-kernel", kernel, "-share", missing}, 1, "-share " + missing + ": no such file or directory"},
+		{"file as -share", []string{"run", "-kernel", kernel, "-share", notKernel + ",ro"}, 1, "-share " + notKernel + ": not a directory"},
+		{"bad -share option", []string{"run", "-kernel", kernel, "-share", aDir + ",rw"}, 2, "-share"},
+		{"-share without dir", []string{"run", "-kernel", kernel, "-share", ",ro"}, 2, "-share"},
+		{"empty -share tag", []string{"run", "-kernel", kernel, "-share", aDir + ",tag="}, 2, "tag="},
+		{"long -share tag", []string{"run", "-kernel", kernel, "-share", aDir + ",tag=" + strings.Repeat("t", 32)}, 2, "tag="},
+		{"same -share tag twice", []string{"run", "-kernel", kernel, "-share", aDir + ",tag=x", "-share", dir + ",tag=x"}, 2, "tag=x is given twice"},
+		{"default tag taken", []string{"run", "-kernel", kernel, "-share", aDir + ",tag=share1", "-share", dir}, 2, "tag=share1 is given twice"},
+		{"-rwdir without -rootfs", []string{"run", "-kernel", kernel, "-rwdir", aDir}, 2, "-rwdir needs -rootfs"},
+		{"-rootfs without -kernel", []string{"run", "-raw", notKernel, "-rootfs", "/"}, 2, "-rootfs needs -kernel"},
+		{"-rootfs with -initrd", []string{"run", "-kernel", kernel, "-rootfs", "/", "-initrd", big}, 2, "-initrd"},
+		{"missing -rootfs", []string{"run", "-kernel", kernel, "-rootfs", missing}, 1, "-rootfs " + missing + ": no such file or directory"},
+		{"exec without command", []string{"exec", "-kernel", kernel}, 2, "no command"},
+		{"exec without command after --", []string{"exec", "-kernel", kernel, "--"}, 2, "no command"},
+		{"exec without -kernel", []string{"exec", "--", "true"}, 2, "-kernel"},
+		{"exec -raw", []string{"exec", "-raw", notKernel, "--", "true"}, 2, "-raw"},
+		{"exec -initrd", []string{"exec", "-kernel", kernel, "-initrd", big, "--", "true"}, 2, "-initrd"},
+		{"exec -console", []string{"exec", "-kernel", kernel, "-console", "virtio", "--", "true"}, 2, "-console"},
+		{"exec -acpi=off", []string{"exec", "-kernel", kernel, "-acpi=off", "--", "true"}, 2, "-acpi=off"},
+		{"exec -reboot restart", []string{"exec", "-kernel", kernel, "-reboot", "restart", "--", "true"}, 2, "-reboot"},
+		{"exec -share with its tag", []string{"exec", "-kernel", kernel, "-share", aDir + ",tag=govmm-root", "--", "true"}, 2, "govmm-root"},
+		{"exec unknown flag", []string{"exec", "-kernel", kernel, "-rootdir", "/", "--", "true"}, 2, "-rootdir"},
+		{"exec same -rwdir twice", []string{"exec", "-kernel", kernel, "-rwdir", aDir, "-rwdir", aDir + "/", "--", "true"}, 2, "-rwdir"},
+		{"exec -rwdir /", []string{"exec", "-kernel", kernel, "-rwdir", "/", "--", "true"}, 2, "-rwdir /"},
+		{"exec missing -rootfs", []string{"exec", "-kernel", kernel, "-rootfs", missing, "--", "true"}, 1, "-rootfs " + missing + ": no such file or directory"},
+		{"exec file as -rootfs", []string{"exec", "-kernel", kernel, "-rootfs", notKernel, "--", "true"}, 1, "-rootfs " + notKernel + ": not a directory"},
+		{"exec missing -rwdir", []string{"exec", "-kernel", kernel, "-rwdir", missing, "--", "true"}, 1, "-rwdir " + missing + ": no such file or directory"},
+		{"exec working directory outside -rootfs", []string{"exec", "-kernel", kernel, "-rootfs", aDir, "--", "true"}, 1, "not visible in the guest"},
+		{"exec bad kernel", []string{"exec", "-kernel", notKernel, "--", "true"}, 1, "neither a bzImage nor an ELF vmlinux"},
+		{"exec -m too small", []string{"exec", "-kernel", kernel, "-m", "1M", "--", "true"}, 1, "too small"},
 	} {
 		code, _, errs := cli(t, c.args...)
 		if strings.Contains(errs, "/dev/kvm") || strings.Contains(errs, noKVM) {
@@ -127,6 +159,24 @@ func TestBadInputGetsOneLineAndExitCode(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "p.txt")); err == nil {
 		t.Error("a run that could not open KVM left its -profile file behind")
 	}
+	for _, args := range [][]string{
+		{"run", "-kernel", kernel, "-m", "64M", "-share", aDir, "-share", dir + ",tag=/dev/root,ro"},
+		{"run", "-kernel", kernel, "-m", "64M", "-rootfs", "/", "-rwdir", aDir},
+		{"exec", "-kernel", kernel, "-m", "64M", "-rwdir", aDir, "-share", dir, "--", "sh", "-c", "exit 7"},
+	} {
+		code, _, errs := cli(t, args...)
+		if code != 1 || !strings.Contains(errs, noKVM) {
+			t.Errorf("govmm %s without KVM: exit %d, stderr %q; want exit 1 naming %s", args[0], code, errs, noKVM)
+		}
+	}
+	// A dynamically linked govmm cannot be the guest's /init.
+	dynamic := tinyELF(t, 62, true)
+	selfExecutable = func() (string, error) { return dynamic, nil }
+	code, _, errs = cli(t, "exec", "-kernel", kernel, "--", "true")
+	if code != 1 || strings.Contains(errs, noKVM) {
+		t.Errorf("dynamic govmm: exit %d, stderr %q; want exit 1 before KVM", code, errs)
+	}
+	oneLine(t, errs, "dynamically linked")
 }
 
 // testKernel returns the test bzImage (make kernel), so that the -m,

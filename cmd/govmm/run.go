@@ -16,6 +16,7 @@ import (
 
 	"github.com/govmm/govmm/compat"
 	"github.com/govmm/govmm/console"
+	"github.com/govmm/govmm/devices/virtio"
 	"github.com/govmm/govmm/machine"
 	"github.com/govmm/govmm/sandbox"
 )
@@ -27,7 +28,7 @@ var kvmDevice = "/dev/kvm"
 // installSandbox confines the process as the guest starts (-sandbox=on).
 // Tests that run govmm in-process replace it: the filter could not be
 // removed from the test binary.
-var installSandbox = sandbox.Install
+var installSandbox = sandbox.InstallWith
 
 // sandboxHelp is the help of -sandbox, for run and demo.
 const sandboxHelp = "seccomp filter once the guest runs: on or off; a forbidden system call ends govmm with exit 1 (see SECURITY.md)"
@@ -43,11 +44,15 @@ type runFlags struct {
 	raw, rawMode, rawAddr   string
 	profile, systemMap      string
 	disks                   []machine.Disk
+	shares                  []machine.Share
 	console                 string
 	rng                     bool
 	acpi                    onOff
 	sandbox                 onOff
 	reboot                  string
+	// rootfs and rwdirs boot a host directory as the root (exec.go).
+	rootfs string
+	rwdirs []string
 	// set holds the names of the flags given on the command line.
 	set map[string]bool
 }
@@ -71,6 +76,14 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 		}
 		return err
 	})
+	fs.Func("share", "host directory served over virtio-9p: DIR[,tag=NAME][,ro] (repeatable; default tags share0, share1, ...; mount -t 9p -o trans=virtio NAME /mnt)", func(v string) error {
+		sh, err := parseShare(v, len(f.shares))
+		if err == nil {
+			f.shares = append(f.shares, sh)
+		}
+		return err
+	})
+	f.registerRootfs(fs)
 	fs.StringVar(&f.console, "console", "serial", "guest console on stdin/stdout: serial (ttyS0) or virtio (hvc0)")
 	fs.BoolVar(&f.rng, "rng", true, "add a virtio-rng device fed from the host's getrandom")
 	f.acpi = true
@@ -140,6 +153,9 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	if f.raw != "" && f.set["acpi"] && bool(f.acpi) {
 		return cfg, errors.New("-acpi needs -kernel")
 	}
+	if err := f.checkShares(); err != nil {
+		return cfg, err
+	}
 	if f.reboot == "restart" && bool(f.sandbox) {
 		return cfg, errors.New("-reboot restart needs -sandbox=off: a restart opens files and creates a VM, which the sandbox forbids")
 	}
@@ -148,7 +164,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.cmdline,
 		Raw: f.raw, RawMode: mode, RawAddr: addr,
 		Console: stdout, Compat: cm, Stats: f.stats, Profile: f.profile != "",
-		Disks: f.disks, VirtioConsole: f.console == "virtio", RNG: f.rng && f.kernel != "",
+		Disks: f.disks, Shares: f.shares, VirtioConsole: f.console == "virtio", RNG: f.rng && f.kernel != "",
 		ACPI:    bool(f.acpi) && f.kernel != "",
 		KVMPath: kvmDevice,
 	}
@@ -156,7 +172,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 		cfg.Log = stderr
 	}
 	if f.sandbox {
-		cfg.BeforeRun = func() error { return installSandbox() }
+		cfg.BeforeRun = f.sandboxInstaller()
 	}
 	return cfg, nil
 }
@@ -173,12 +189,27 @@ func runCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	}
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
-	cfg, err := f.config(stdout, stderr)
+	err := f.checkRootfs()
+	var cfg machine.Config
+	if err == nil {
+		cfg, err = f.config(stdout, stderr)
+	}
+	var rootfs string
+	var rwdirs []string
+	if err == nil && f.rootfs != "" {
+		rootfs, rwdirs, err = f.dirs()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "govmm run: %v\n", err)
 		return machine.ExitUsage
 	}
-	plan, err := cfg.Plan()
+	if f.rootfs != "" { // an interactive shell on the host's files (exec.go)
+		err = f.rootfsConfig(&cfg, rootfs, rwdirs, []string{"/bin/sh"}, true)
+	}
+	var plan *machine.Plan
+	if err == nil {
+		plan, err = cfg.Plan()
+	}
 	if err == nil {
 		err = f.checkProfileFiles()
 	}
@@ -429,4 +460,52 @@ func parseDisk(v string) (machine.Disk, error) {
 		return machine.Disk{}, fmt.Errorf("unknown option %q (PATH[,ro])", opts)
 	}
 	return d, nil
+}
+
+// parseShare parses a -share value, DIR[,tag=NAME][,ro]; the n-th -share
+// (from 0) is tagged share<n> unless it names its tag.
+func parseShare(v string, n int) (machine.Share, error) {
+	parts := strings.Split(v, ",")
+	sh := machine.Share{Dir: parts[0], Tag: fmt.Sprintf("share%d", n)}
+	if sh.Dir == "" {
+		return sh, errors.New("no directory (DIR[,tag=NAME][,ro])")
+	}
+	for _, o := range parts[1:] {
+		switch tag, isTag := strings.CutPrefix(o, "tag="); {
+		case o == "ro":
+			sh.ReadOnly = true
+		case isTag:
+			if err := virtio.CheckNinePTag(tag); err != nil {
+				return sh, fmt.Errorf("tag=%q: a tag is 1 to %d bytes, without NUL", tag, virtio.NinePMaxTagLen)
+			}
+			sh.Tag = tag
+		default:
+			return sh, fmt.Errorf("unknown option %q (DIR[,tag=NAME][,ro])", o)
+		}
+	}
+	return sh, nil
+}
+
+// sandboxInstaller returns the BeforeRun that installs the seccomp filter:
+// with shares (-share, -rootfs, govmm exec) it also allows the file system
+// calls of the 9P server (sandbox.FileServer), which opens host files while
+// the guest runs.
+func (f *runFlags) sandboxInstaller() func() error {
+	var extra []sandbox.Rule
+	if len(f.shares) > 0 || f.rootfs != "" {
+		extra = sandbox.FileServer
+	}
+	return func() error { return installSandbox(extra...) }
+}
+
+// checkShares refuses a mount tag given twice.
+func (f *runFlags) checkShares() error {
+	tags := map[string]bool{}
+	for _, sh := range f.shares {
+		if tags[sh.Tag] {
+			return fmt.Errorf("-share %s: tag=%s is given twice", sh.Dir, sh.Tag)
+		}
+		tags[sh.Tag] = true
+	}
+	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/govmm/govmm/sandbox"
 )
 
 // asGovmmEnv makes the test binary be govmm (TestMain): the sandbox can
@@ -19,7 +21,7 @@ func TestMain(m *testing.M) {
 		os.Exit(govmm(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 	}
 	// In-process runs (cli) must not filter the test binary.
-	installSandbox = func() error { sandboxInstalls.Add(1); return nil }
+	installSandbox = func(...sandbox.Rule) error { sandboxInstalls.Add(1); return nil }
 	os.Exit(m.Run())
 }
 

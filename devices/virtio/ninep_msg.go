@@ -14,18 +14,21 @@ const (
 
 // Message types the device looks at.
 const (
-	ninePRlerror  = 7
-	ninePTgetlock = 54
-	ninePRgetlock = 55
-	ninePTversion = 100
-	ninePRversion = 101
-	ninePTflush   = 108
+	ninePRlerror    = 7
+	ninePTxattrwalk = 30
+	ninePRxattrwalk = 31
+	ninePTgetlock   = 54
+	ninePRgetlock   = 55
+	ninePTversion   = 100
+	ninePRversion   = 101
+	ninePTflush     = 108
 )
 
 // Linux errno values sent in Rlerror.
 const (
 	ninePEIO        = 5
 	ninePEINVAL     = 22
+	ninePENODATA    = 61
 	ninePEMSGSIZE   = 90
 	ninePEOPNOTSUPP = 95
 )

@@ -18,6 +18,10 @@ type ninePRequest struct {
 	// ecode, a local error to answer with instead.
 	reply []byte
 	ecode uint32
+	// xattrGet marks a Txattrwalk that reads one named attribute, and
+	// xattrList one that lists them (an empty name): the device corrects
+	// two answers of p9's server there (see ninePConn.reply).
+	xattrGet, xattrList bool
 }
 
 // complete writes the reply into the chain and returns it. A reply larger
@@ -89,6 +93,11 @@ func (n *NineP) request(c *ninePConn, q *Queue, ch *Chain) error {
 		return answer(q, ch, r)
 	}
 	r := &ninePRequest{chain: *ch, guestTag: tag}
+	// Txattrwalk fid[4] newfid[4] name[s]: a name reads one attribute.
+	if typ == ninePTxattrwalk {
+		named := binary.LittleEndian.Uint16(msg[ninePHeaderLen+8:]) > 0
+		r.xattrGet, r.xattrList = named, !named
+	}
 	r.chain.Descs = append([]Descriptor(nil), ch.Descs...)
 	r.cost = int(size) + int(min(ch.WritableLen(), ninePMaxReply))
 	if !c.send(r, typ, msg) {

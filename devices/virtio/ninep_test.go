@@ -267,3 +267,29 @@ func TestNinePReset(t *testing.T) {
 }
 
 func inodeOf(fi os.FileInfo) uint64 { return fi.Sys().(*syscall.Stat_t).Ino }
+
+// Txattrwalk: type 30, fid[4] newfid[4] name[s].
+func txattrwalk(tag uint16, fid, newfid uint32, name string) []byte {
+	return msg(30, tag).u32(fid).u32(newfid).str(name).done()
+}
+
+// A missing extended attribute is ENODATA, as overlayfs needs of a 9p
+// lower layer (p9's server would say EINVAL); listing them works.
+func TestNinePXattrMissingIsENODATA(t *testing.T) {
+	p := startNineP(t, true)
+	p.session(t)
+	for _, name := range []string{"trusted.overlay.metacopy", "user.x"} {
+		if r := p.rpc(t, txattrwalk(2, 0, 1, name), 8192); rlerror(r) != 61 {
+			t.Errorf("Txattrwalk %s: % x, want Rlerror ENODATA (61)", name, r)
+		}
+	}
+	// No attributes: an empty list (size 0), not one empty name.
+	want := msg(31, 3).u64(0).done()
+	if r := p.rpc(t, txattrwalk(3, 0, 2, ""), 8192); !bytes.Equal(r, want) {
+		t.Errorf("Txattrwalk listing: % x, want % x", r, want)
+	}
+	// Other errors keep their code: an unknown fid is EBADF.
+	if r := p.rpc(t, txattrwalk(4, 77, 3, "user.x"), 8192); rlerror(r) != 9 {
+		t.Errorf("Txattrwalk of an unknown fid: % x, want EBADF (9)", r)
+	}
+}
