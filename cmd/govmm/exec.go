@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"debug/elf"
 	"encoding/json"
 	"errors"
@@ -10,11 +9,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/govmm/govmm/guestinit"
@@ -473,29 +470,15 @@ func (s *execSession) boot(plan *machine.Plan, f runFlags, stdin *os.File, stder
 		fmt.Fprintf(stderr, "govmm: %v\n", err)
 		return machine.ExitError
 	}
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel, gotSig := runContext(f.timeout)
 	defer cancel()
-	if f.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, f.timeout)
-		defer cancel()
-	}
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var gotSig shared[syscall.Signal]
-	go func() {
-		if sig, ok := <-sigs; ok {
-			gotSig.store(sig.(syscall.Signal))
-			cancel()
-		}
-	}()
 	var in io.Reader
 	if stdin != nil {
 		in = stdin
 	}
 	go s.feed(in, m.VirtioConsole.Input)
 	var quit shared[bool]
-	res, code := runOnce(ctx, m, plan.Config(), f, &quit, &gotSig, stderr, func() { s.stopOnce.Do(func() { close(s.stop) }) })
+	res, code := runOnce(ctx, m, plan.Config(), f, &quit, gotSig, stderr, func() { s.stopOnce.Do(func() { close(s.stop) }) })
 	return s.outcome(res, code, f.verbose)
 }
 

@@ -301,24 +301,8 @@ func boot(plan *machine.Plan, f runFlags, stdin *os.File, stderr io.Writer) int 
 	var current shared[*machine.Machine]
 	current.store(m)
 
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel, gotSig := runContext(f.timeout)
 	defer cancel()
-	if f.timeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, f.timeout)
-		defer cancel()
-	}
-	// SIGINT and SIGTERM end the run like a power cut, but through Close,
-	// so disks are flushed; the exit code is 128 + the signal number.
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	var gotSig shared[syscall.Signal]
-	go func() {
-		if s, ok := <-sigs; ok {
-			gotSig.store(s.(syscall.Signal))
-			cancel()
-		}
-	}()
 	var quit shared[bool]
 	if stdin != nil {
 		sink := func(p []byte) int {
@@ -341,7 +325,7 @@ func boot(plan *machine.Plan, f runFlags, stdin *os.File, stderr io.Writer) int 
 	}
 
 	for n := 1; ; n++ {
-		res, code := runOnce(ctx, m, plan.Config(), f, &quit, &gotSig, stderr, func() { current.store(nil) })
+		res, code := runOnce(ctx, m, plan.Config(), f, &quit, gotSig, stderr, func() { current.store(nil) })
 		if !res.Reset || f.reboot != "restart" || ctx.Err() != nil {
 			return code
 		}
@@ -352,6 +336,31 @@ func boot(plan *machine.Plan, f runFlags, stdin *os.File, stderr io.Writer) int 
 		current.store(m)
 		fmt.Fprintf(stderr, "govmm: %s: booting again (-reboot restart, boot %d)\n", res.Reason, n+1)
 	}
+}
+
+// runContext is the context a run ends with: cancelled by -timeout (when
+// not zero) and by SIGINT or SIGTERM, which end the run like a power cut,
+// but through Close, so disks are flushed; gotSig then holds the signal
+// (the exit code is 128 + its number). cancel also stops the signal
+// watch.
+func runContext(timeout time.Duration) (ctx context.Context, cancel func(), gotSig *shared[syscall.Signal]) {
+	ctx, cancelCtx := context.WithCancel(context.Background())
+	if timeout > 0 {
+		var cancelTimeout context.CancelFunc
+		ctx, cancelTimeout = context.WithTimeout(ctx, timeout)
+		cancelBoth := cancelCtx
+		cancelCtx = func() { cancelTimeout(); cancelBoth() }
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	gotSig = &shared[syscall.Signal]{}
+	go func() {
+		if s, ok := <-sigs; ok {
+			gotSig.store(s.(syscall.Signal))
+			cancelCtx()
+		}
+	}()
+	return ctx, func() { signal.Stop(sigs); cancelCtx() }, gotSig
 }
 
 // runOnce runs m until it ends, reports the outcome (-stats, -profile, the
