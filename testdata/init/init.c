@@ -16,6 +16,10 @@
  *        reboot-once   reboot if the first byte of /dev/vda is not 'R'
  *                      (after writing 'R' there), else power off: with
  *                      govmm -reboot restart the guest boots twice;
+ *        io-loop       write /dev/vda over and over, 4 KiB blocks each
+ *                      filled with one byte value, with an fdatasync every
+ *                      64 blocks, until the machine is stopped from outside
+ *                      (a test sends govmm SIGTERM during heavy I/O);
  *   4. if that fails, exits (a panic the VMM sees).
  *
  * How power-off reaches govmm: govmm gives the guest ACPI tables (package
@@ -56,6 +60,7 @@
 #define SYS_pause         34
 #define SYS_exit          60
 #define SYS_fsync         74
+#define SYS_fdatasync     75
 #define SYS_mount         165
 #define SYS_reboot        169
 #define SYS_clock_gettime 228
@@ -149,6 +154,16 @@ static void say_realtime(void)
 	say(buf);
 }
 
+/* open_vda mounts devtmpfs on /dev and opens /dev/vda read-write; it
+ * returns the descriptor or a negative errno. */
+static long open_vda(void)
+{
+	/* mount(2) takes five arguments: the last, data, must be NULL. It
+	 * fails with EBUSY when an earlier call already mounted it. */
+	syscall5(SYS_mount, (long)"devtmpfs", (long)"/dev", (long)"devtmpfs", 0, 0);
+	return syscall4(SYS_open, (long)"/dev/vda", O_RDWR, 0, 0);
+}
+
 /* reboot_once reports whether this boot should reboot: it mounts devtmpfs
  * to reach /dev/vda, reads its first byte and, when that is not 'R', writes
  * 'R' and syncs it, so that the next boot powers off. */
@@ -157,12 +172,7 @@ static int reboot_once(void)
 	char c = 0;
 	long fd;
 
-	/* mount(2) takes five arguments: the last, data, must be NULL. */
-	if (syscall5(SYS_mount, (long)"devtmpfs", (long)"/dev", (long)"devtmpfs", 0, 0) != 0) {
-		say("govmm-guest: reboot-once: cannot mount devtmpfs on /dev\n");
-		return 0;
-	}
-	fd = syscall4(SYS_open, (long)"/dev/vda", O_RDWR, 0, 0);
+	fd = open_vda();
 	if (fd < 0 || syscall4(SYS_pread64, fd, (long)&c, 1, 0) != 1) {
 		say("govmm-guest: reboot-once: cannot read /dev/vda\n");
 		return 0;
@@ -178,6 +188,34 @@ static int reboot_once(void)
 	}
 	say("govmm-guest: first boot, rebooting\n");
 	return 1;
+}
+
+/* io_loop writes /dev/vda forever: block i of pass p is 4096 bytes of the
+ * value (i + p) % 251 + 1, so every block on the disk is uniform, whatever
+ * moment the machine stops at. The fill loop must not become a memset call
+ * (there is no C library), hence the optimize attribute. */
+__attribute__((noreturn, optimize("no-tree-loop-distribute-patterns")))
+static void io_loop(void)
+{
+	static char block[4096];
+	long fd = open_vda(), pass, i, j;
+
+	if (fd < 0) {
+		say("govmm-guest: io-loop: cannot open /dev/vda\n");
+		for (;;)
+			syscall4(SYS_pause, 0, 0, 0, 0);
+	}
+	say("govmm-guest: io-loop writing\n");
+	for (pass = 0;; pass++) {
+		for (i = 0;; i++) {
+			for (j = 0; j < (long)sizeof(block); j++)
+				block[j] = (char)((i + pass) % 251 + 1);
+			if (syscall4(SYS_pwrite64, fd, (long)block, sizeof(block), i * (long)sizeof(block)) != (long)sizeof(block))
+				break; /* the end of the disk */
+			if (i % 64 == 63)
+				syscall4(SYS_fdatasync, fd, 0, 0, 0);
+		}
+	}
 }
 
 /*
@@ -221,6 +259,8 @@ __attribute__((noreturn, used)) void start_c(long *sp)
 			cmd = LINUX_REBOOT_CMD_RESTART;
 		if (streq(argv[i], "reboot-once") && reboot_once())
 			cmd = LINUX_REBOOT_CMD_RESTART;
+		if (streq(argv[i], "io-loop"))
+			io_loop();
 	}
 	syscall4(SYS_reboot, LINUX_REBOOT_MAGIC1, LINUX_REBOOT_MAGIC2, cmd, 0);
 
