@@ -249,8 +249,14 @@ func (d *deviceManager) rebind(oldAddr, newAddr, size uint64) {
 	d.logf("PCI BAR moved from %#x to %#x (%#x bytes): re-binding ioeventfds", oldAddr, newAddr, size)
 	d.ioeventfdMu.Lock()
 	defer d.ioeventfdMu.Unlock()
+	// Unbind every device before binding any: when the guest stacks two
+	// BARs, a device bound first could otherwise take the address the
+	// other still holds (EEXIST), and which one lost its doorbells would
+	// depend on the order.
 	for _, p := range d.pciDevs {
 		d.unbindLocked(p)
+	}
+	for _, p := range d.pciDevs {
 		if err := d.bindLocked(p); err != nil {
 			d.logf("%v", err)
 		}
