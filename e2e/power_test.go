@@ -40,8 +40,8 @@ func TestRebootExits0(t *testing.T) {
 // the machine again. /init's reboot-once mode keeps a mark on /dev/vda (a
 // real file, which outlives the first machine): the first boot writes it
 // and reboots, the second sees it and powers off, so govmm exits 0 after
-// exactly two boots. A restart builds a new VM, which the seccomp sandbox
-// forbids, so the combination needs -sandbox=off (SECURITY.md).
+// exactly two boots, with the sandbox on (it then also allows building a
+// new VM: sandbox.Restart).
 func TestRebootRestartBootsTwice(t *testing.T) {
 	h := requireKernel(t)
 	t.Parallel()
@@ -51,7 +51,7 @@ func TestRebootRestartBootsTwice(t *testing.T) {
 	}
 	r := govmm(t, 2*bootLimit, []string{helloLine, segfaultLine},
 		"run", "-kernel", paths.bzImage, "-initrd", paths.initramfs, "-disk", disk,
-		"-reboot", "restart", "-sandbox=off", "-append", "console=ttyS0 panic=-1 -- reboot-once")
+		"-reboot", "restart", "-append", "console=ttyS0 panic=-1 -- reboot-once")
 	if !h.UserSpaceWorks() {
 		checkUserSpace(t, h, r)
 		return

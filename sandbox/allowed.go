@@ -179,3 +179,46 @@ var FileServer = []Rule{
 	{Name: "fgetxattr", Why: "share: xattr reads, answered empty"},
 	{Name: "flistxattr", Why: "share: xattr lists, answered empty"},
 }
+
+// RestartIoctls are the KVM requests that building a new VM takes: with
+// -reboot restart, a guest reset builds the machine again from the same
+// plan, after the sandbox is in place.
+var RestartIoctls = []Ioctl{
+	{"KVM_GET_API_VERSION", kvmIoc(0, 0x00, 0), "restart: opening /dev/kvm again"},
+	{"KVM_CREATE_VM", kvmIoc(0, 0x01, 0), "restart: the new VM"},
+	{"KVM_CHECK_EXTENSION", kvmIoc(0, 0x03, 0), "restart: the capability checks"},
+	{"KVM_GET_VCPU_MMAP_SIZE", kvmIoc(0, 0x04, 0), "restart: mapping kvm_run"},
+	{"KVM_GET_SUPPORTED_CPUID", kvmIoc(iocRead|iocWrite, 0x05, 8), "restart: the guest's CPUID"},
+	{"KVM_CREATE_VCPU", kvmIoc(0, 0x41, 0), "restart: the VCPUs"},
+	{"KVM_SET_USER_MEMORY_REGION", kvmIoc(iocWrite, 0x46, 32), "restart: guest RAM"},
+	{"KVM_SET_TSS_ADDR", kvmIoc(0, 0x47, 0), "restart: the real-mode TSS pages"},
+	{"KVM_SET_IDENTITY_MAP_ADDR", kvmIoc(iocWrite, 0x48, 8), "restart: the identity-map page"},
+	{"KVM_CREATE_IRQCHIP", kvmIoc(0, 0x60, 0), "restart: the in-kernel PIC, IOAPIC and LAPICs"},
+	{"KVM_REINJECT_CONTROL", kvmIoc(0, 0x71, 0), "restart: the PIT's reinjection mode"},
+	{"KVM_CREATE_PIT2", kvmIoc(iocWrite, 0x77, 64), "restart: the in-kernel PIT"},
+	{"KVM_SET_SREGS", kvmIoc(iocWrite, 0x84, 312), "restart: the boot VCPU's segments and paging"},
+	{"KVM_SET_CPUID2", kvmIoc(iocWrite, 0x90, 8), "restart: the guest's CPUID"},
+}
+
+// Restart are the further calls building a new VM takes (-reboot
+// restart): opening /dev/kvm, the kernel, the initrd and the disks again,
+// eventfds for the new devices, and RestartIoctls. Processes, exec,
+// sockets and executable memory stay forbidden.
+var Restart = restartRules()
+
+func restartRules() []Rule {
+	r := []Rule{
+		{Name: "openat", Why: "restart: /dev/kvm, the kernel, the initrd, the disks"},
+		{Name: "newfstatat", Why: "restart: checking the files again (os.Stat)"},
+		{Name: "fstat", Why: "restart: the size of an open file"},
+		{Name: "lseek", Why: "restart: a disk's size"},
+		{Name: "faccessat", Why: "restart: the host checks (access(2))"},
+		{Name: "fcntl", Why: "restart: descriptor flags of newly opened files"},
+		{Name: "eventfd2", Why: "restart: queue and stop eventfds of the new devices"},
+		{Name: "prlimit64", Why: "restart: the Go runtime reads RLIMIT_NOFILE when opening files"},
+	}
+	for _, io := range RestartIoctls {
+		r = append(r, Rule{Name: "ioctl", Why: io.Name + ": " + io.Why, Args: []Arg{{1, Equal, io.Req}}})
+	}
+	return r
+}

@@ -34,6 +34,7 @@ package sandbox
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -107,7 +108,7 @@ func Policy(extra ...Rule) (*seccomp.Policy, error) {
 	group := seccomp.SyscallGroup{Action: seccomp.ActionAllow}
 	for _, r := range append(Allowed[:len(Allowed):len(Allowed)], extra...) {
 		switch {
-		case r.Name == "ioctl":
+		case r.Name == "ioctl" && r.Args == nil:
 			for _, io := range AllowedIoctls {
 				group.NamesWithCondtions = append(group.NamesWithCondtions, seccomp.NameWithConditions{
 					Name:       "ioctl",
@@ -115,7 +116,11 @@ func Policy(extra ...Rule) (*seccomp.Policy, error) {
 				})
 			}
 		case r.Args == nil:
-			group.Names = append(group.Names, r.Name)
+			// Extra rule sets may repeat a call (FileServer and Restart
+			// both open files); the filter lists each name once.
+			if !slices.Contains(group.Names, r.Name) {
+				group.Names = append(group.Names, r.Name)
+			}
 		default:
 			var conds seccomp.ArgumentConditions
 			for _, a := range r.Args {

@@ -371,3 +371,20 @@ func TestFileServerRules(t *testing.T) {
 		t.Fatalf("assembling with FileServer: %v", err)
 	}
 }
+
+// TestRestartRules: the rules for -reboot restart are well formed, and
+// together with FileServer (a restart with shares) they still assemble.
+func TestRestartRules(t *testing.T) {
+	for _, r := range Restart {
+		if r.Why == "" {
+			t.Errorf("%s: no reason", r.Name)
+		}
+	}
+	p, err := Policy(append(append([]Rule{}, FileServer...), Restart...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Assemble(); err != nil {
+		t.Fatalf("assembling FileServer and Restart: %v", err)
+	}
+}

@@ -156,9 +156,6 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 	if err := f.checkShares(); err != nil {
 		return cfg, err
 	}
-	if f.reboot == "restart" && bool(f.sandbox) {
-		return cfg, errors.New("-reboot restart needs -sandbox=off: a restart opens files and creates a VM, which the sandbox forbids")
-	}
 	cfg = machine.Config{
 		MemSize: mem, CPUs: f.smp,
 		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.cmdline,
@@ -502,7 +499,10 @@ func parseShare(v string, n int) (machine.Share, error) {
 func (f *runFlags) sandboxInstaller() func() error {
 	var extra []sandbox.Rule
 	if len(f.shares) > 0 || f.rootfs != "" {
-		extra = sandbox.FileServer
+		extra = append(extra, sandbox.FileServer...)
+	}
+	if f.reboot == "restart" {
+		extra = append(extra, sandbox.Restart...) // a new VM per boot
 	}
 	return func() error { return installSandbox(extra...) }
 }

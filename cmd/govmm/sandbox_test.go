@@ -60,8 +60,9 @@ func TestSandboxFlag(t *testing.T) {
 	if _, err := parse("-kernel", "k", "-sandbox=maybe"); err == nil || !strings.Contains(err.Error(), "-sandbox") {
 		t.Errorf("-sandbox=maybe: %v", err)
 	}
-	if _, err := parse("-kernel", "k", "-reboot", "restart"); err == nil || !strings.Contains(err.Error(), "-reboot restart needs -sandbox=off") {
-		t.Errorf("-reboot restart with the sandbox: %v", err)
+	// -reboot restart keeps the sandbox; it then also allows building a VM.
+	if f, err := parse("-kernel", "k", "-reboot", "restart"); err != nil || !bool(f.sandbox) {
+		t.Errorf("-reboot restart with the sandbox: %v (sandbox %v)", err, f.sandbox)
 	}
 	if _, err := parse("-kernel", "k", "-reboot", "restart", "-sandbox=off"); err != nil {
 		t.Errorf("-reboot restart -sandbox=off: %v", err)
