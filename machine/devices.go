@@ -122,6 +122,7 @@ type intxRoute struct {
 func newDeviceManager(vm vmOps, bus *pci.Bus, logf func(string, ...any)) *deviceManager {
 	d := &deviceManager{vm: vm, pci: bus, logf: logf, lines: map[uint32]*irqLine{}}
 	bus.OnBARMove = d.rebind
+	bus.OnDecodeChange = func() { d.rebindAll("a device's memory decoding changed") }
 	return d
 }
 
@@ -222,7 +223,9 @@ func (d *deviceManager) addPCI(name string, intx bool, build func(irq pci.IRQLin
 // bindLocked registers p's doorbells with KVM.
 func (d *deviceManager) bindLocked(p *pciDevice) error {
 	n, ok := p.dev.(notifier)
-	if !ok {
+	if !ok || !p.dev.PCIConfig().DecodesMemory() {
+		// A function that does not decode memory must not answer at its
+		// doorbells (PCI 3.0 §6.2.2): no ioeventfds until it does.
 		return nil
 	}
 	for _, f := range n.Ioeventfds() {
@@ -246,7 +249,12 @@ func (d *deviceManager) unbindLocked(p *pciDevice) {
 
 // rebind follows a BAR the guest moved: KVM's bindings are by address.
 func (d *deviceManager) rebind(oldAddr, newAddr, size uint64) {
-	d.logf("PCI BAR moved from %#x to %#x (%#x bytes): re-binding ioeventfds", oldAddr, newAddr, size)
+	d.rebindAll(fmt.Sprintf("PCI BAR moved from %#x to %#x (%#x bytes)", oldAddr, newAddr, size))
+}
+
+// rebindAll binds every device's ioeventfds afresh (see bindLocked).
+func (d *deviceManager) rebindAll(why string) {
+	d.logf("%s: re-binding ioeventfds", why)
 	d.ioeventfdMu.Lock()
 	defer d.ioeventfdMu.Unlock()
 	// Unbind every device before binding any: when the guest stacks two

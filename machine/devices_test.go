@@ -520,3 +520,25 @@ func TestTwelveVirtioDevicesMSIX(t *testing.T) {
 		}
 	}
 }
+
+// TestDoorbellsFollowMemoryDecoding: a function whose command register has
+// Memory Space off must not answer at its BARs (PCI 3.0 §6.2.2), so its
+// ioeventfds leave KVM until the guest turns decoding back on; the other
+// devices keep theirs.
+func TestDoorbellsFollowMemoryDecoding(t *testing.T) {
+	_, vm, drivers := twelveVirtio(t)
+	cmd := drivers[3].CfgRead(0x04, 2)
+	drivers[3].CfgWrite(0x04, 2, cmd&^uint32(pci.CommandMemory))
+	if n := len(vm.bound); n != 11 {
+		t.Fatalf("decoding off on one device: %d ioeventfds bound, want 11", n)
+	}
+	drivers[3].CfgWrite(0x04, 2, cmd)
+	if n := len(vm.bound); n != 12 {
+		t.Fatalf("decoding back on: %d ioeventfds bound, want 12", n)
+	}
+	// Other command bits leave the bindings alone.
+	drivers[3].CfgWrite(0x04, 2, cmd|uint32(pci.CommandBusMaster))
+	if n := len(vm.bound); n != 12 {
+		t.Fatalf("bus master toggled: %d ioeventfds bound, want 12", n)
+	}
+}

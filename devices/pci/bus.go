@@ -35,6 +35,12 @@ type Bus struct {
 	// the new addresses when it runs). It runs on the vCPU goroutine that
 	// wrote the BAR. Set it before the guest runs.
 	OnBARMove func(oldAddr, newAddr, size uint64)
+	// OnDecodeChange, if set, is called when the guest turns a function's
+	// memory decoding (the command register's Memory Space bit, PCI 3.0
+	// §6.2.2) on or off, on the vCPU goroutine that wrote it: a function
+	// that does not decode must not answer at its BARs, so address-bound
+	// host state (KVM ioeventfds) must follow. Set it before the guest runs.
+	OnDecodeChange func()
 
 	// mu guards slots, next and configAddr.
 	mu sync.RWMutex

@@ -81,7 +81,9 @@ func (c *Config) Read(off uint64, data []byte) {
 // past the end of the space are dropped.
 func (c *Config) Write(off uint64, data []byte) {
 	c.mu.Lock()
+	decoding := c.regs[RegCommand]&CommandMemory != 0
 	moves := c.write(off, data)
+	decodeChanged := decoding != (c.regs[RegCommand]&CommandMemory != 0)
 	bus := c.bus
 	c.mu.Unlock()
 	// Reported without the lock, so the callback may look at the device
@@ -90,6 +92,9 @@ func (c *Config) Write(off uint64, data []byte) {
 		for _, m := range moves {
 			bus.OnBARMove(m.old, m.new, m.size)
 		}
+	}
+	if decodeChanged && bus != nil && bus.OnDecodeChange != nil {
+		bus.OnDecodeChange()
 	}
 }
 
@@ -121,6 +126,10 @@ func (c *Config) Uint16(off int) uint16 {
 	defer c.mu.Unlock()
 	return binary.LittleEndian.Uint16(c.regs[off:])
 }
+
+// DecodesMemory reports whether the command register's Memory Space bit
+// is set: only then does the function answer at its memory BARs.
+func (c *Config) DecodesMemory() bool { return c.Command()&CommandMemory != 0 }
 
 // Command returns the command register.
 func (c *Config) Command() uint16 { return c.Uint16(RegCommand) }
