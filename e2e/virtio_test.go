@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/govmm/govmm/internal/kvmtest"
 )
 
 // rootImage makes a 16 MiB ext4 image holding the test /init, with Debian's
@@ -140,21 +142,15 @@ func TestKernelPanicExits3(t *testing.T) {
 	t.Logf("panic: exit 3 after %v: %s", r.elapsed.Round(time.Millisecond), strings.TrimSpace(r.stderr))
 }
 
-// TestSIGTERMClosesCleanly: SIGTERM to a running guest whose root disk is
-// mounted read-write ends govmm with 143, promptly, and what the guest
-// wrote is in the image file afterwards.
-//
-// The signal is sent once the guest has mounted the disk: where user space
-// works, after the init's hello (the image holds /pause, so the init then
-// waits forever); where ring 0 is emulated, at "VFS: Mounted root", seconds
-// before the init's first system call would end the run.
-func TestSIGTERMClosesCleanly(t *testing.T) {
-	h := requireKernel(t)
-	img := rootImage(t, true)
+// sigtermAfter starts govmm with args, reads the console until marker,
+// waits settle, sends SIGTERM and waits for govmm to end. It fails t
+// unless govmm exits 143 within limit and says it was stopped by SIGTERM,
+// and returns govmm's stderr and how long the exit took.
+func sigtermAfter(t *testing.T, h kvmtest.Host, marker string, settle, limit time.Duration, args ...string) (string, time.Duration) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), bootLimit)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, paths.bin, "run", "-kernel", paths.bzImage, "-disk", img,
-		"-append", "console=ttyS0 root=/dev/vda rw init=/init panic=-1", "-v")
+	cmd := exec.CommandContext(ctx, paths.bin, args...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
@@ -163,10 +159,6 @@ func TestSIGTERMClosesCleanly(t *testing.T) {
 	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
-	}
-	marker := "VFS: Mounted root (ext4 filesystem) on device"
-	if h.UserSpaceWorks() {
-		marker = helloLine
 	}
 	var out strings.Builder
 	sc := bufio.NewScanner(stdout)
@@ -179,19 +171,41 @@ func TestSIGTERMClosesCleanly(t *testing.T) {
 		cmd.Wait()
 		t.Fatalf("%s: console ended before %q (exit %d)\n%s\nstderr:\n%s", h, marker, cmd.ProcessState.ExitCode(), tail(out.String(), 30), stderr.String())
 	}
+	time.Sleep(settle)
 	start := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
 	io.Copy(io.Discard, stdout)
 	cmd.Wait()
+	took := time.Since(start)
 	if code := cmd.ProcessState.ExitCode(); code != 143 {
 		t.Fatalf("exit %d after SIGTERM, want 143\n%s", code, stderr.String())
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Fatalf("SIGTERM took %v", d)
+	if took > limit {
+		t.Fatalf("SIGTERM took %v, want at most %v", took, limit)
 	}
 	if !strings.Contains(stderr.String(), "stopped by SIGTERM") {
 		t.Fatalf("stderr:\n%s", stderr.String())
 	}
+	return stderr.String(), took
+}
+
+// TestSIGTERMClosesCleanly: SIGTERM to a running guest whose root disk is
+// mounted read-write ends govmm with 143, promptly, and what the guest
+// wrote is in the image file afterwards.
+//
+// The signal is sent once the guest has mounted the disk: where user space
+// works, after the init's hello (the image holds /pause, so the init then
+// waits forever); where ring 0 is emulated, at "VFS: Mounted root", seconds
+// before the init's first system call would end the run.
+func TestSIGTERMClosesCleanly(t *testing.T) {
+	h := requireKernel(t)
+	img := rootImage(t, true)
+	marker := "VFS: Mounted root (ext4 filesystem) on device"
+	if h.UserSpaceWorks() {
+		marker = helloLine
+	}
+	_, took := sigtermAfter(t, h, marker, 0, 3*time.Second, "run", "-kernel", paths.bzImage, "-disk", img,
+		"-append", "console=ttyS0 root=/dev/vda rw init=/init panic=-1", "-v")
 	// Mounting ext4 read-write writes the superblock (fs/ext4/super.c,
 	// ext4_setup_super): s_mnt_count at offset 0x34 goes from mke2fs's 0
 	// to 1 and s_mtime at 0x2C gets the mount time (the ext4 disk layout;
@@ -212,7 +226,7 @@ func TestSIGTERMClosesCleanly(t *testing.T) {
 	if mounts != 1 || mtime == 0 {
 		t.Fatalf("superblock: s_mnt_count %d, s_mtime %d: the guest's mount-time write is not in the image", mounts, mtime)
 	}
-	t.Logf("%s: SIGTERM after %q: exit 143 in %v; image superblock s_mnt_count=1, s_mtime=%d", h.Name, marker, time.Since(start).Round(time.Millisecond), mtime)
+	t.Logf("%s: SIGTERM after %q: exit 143 in %v; image superblock s_mnt_count=1, s_mtime=%d", h.Name, marker, took.Round(time.Millisecond), mtime)
 }
 
 // TestSIGTERMDuringHeavyIO: /init writes the disk as fast as it can (4 KiB
@@ -238,45 +252,10 @@ func TestSIGTERMDuringHeavyIO(t *testing.T) {
 	if err := os.Truncate(img, 8<<20); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), bootLimit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, paths.bin, "run", "-kernel", paths.bzImage, "-initrd", paths.initramfs,
+	// Let the writes run for a second before the signal.
+	stderr, took := sigtermAfter(t, h, "govmm-guest: io-loop writing", time.Second, 5*time.Second,
+		"run", "-kernel", paths.bzImage, "-initrd", paths.initramfs,
 		"-disk", img, "-append", "console=ttyS0 panic=-1 -- io-loop", "-stats")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	const marker = "govmm-guest: io-loop writing"
-	var out strings.Builder
-	sc := bufio.NewScanner(stdout)
-	seen := false
-	for !seen && sc.Scan() {
-		out.WriteString(sc.Text() + "\n")
-		seen = strings.Contains(sc.Text(), marker)
-	}
-	if !seen {
-		cmd.Wait()
-		t.Fatalf("console ended before %q (exit %d)\n%s\nstderr:\n%s", marker, cmd.ProcessState.ExitCode(), tail(out.String(), 30), stderr.String())
-	}
-	time.Sleep(time.Second) // let the writes run
-	start := time.Now()
-	cmd.Process.Signal(syscall.SIGTERM)
-	io.Copy(io.Discard, stdout)
-	cmd.Wait()
-	if code := cmd.ProcessState.ExitCode(); code != 143 {
-		t.Fatalf("exit %d after SIGTERM during I/O, want 143\n%s", code, stderr.String())
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("SIGTERM during I/O took %v", d)
-	}
-	if !strings.Contains(stderr.String(), "stopped by SIGTERM") {
-		t.Fatalf("stderr:\n%s", stderr.String())
-	}
 	data, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
@@ -297,5 +276,5 @@ func TestSIGTERMDuringHeavyIO(t *testing.T) {
 		t.Fatal("no block of the image was written")
 	}
 	t.Logf("SIGTERM during I/O: exit 143 in %v, %d of %d blocks written, all whole; virtio-blk served %d buffers",
-		time.Since(start).Round(time.Millisecond), written, len(data)/4096, servedBy(stderr.String(), "virtio-blk "+img))
+		took.Round(time.Millisecond), written, len(data)/4096, servedBy(stderr, "virtio-blk "+img))
 }
