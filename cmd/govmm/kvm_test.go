@@ -45,14 +45,7 @@ func TestProbeReportsHost(t *testing.T) {
 
 func TestRawExitCodes(t *testing.T) {
 	requireKVM(t)
-	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := tempFiles(t)
 	for _, c := range []struct {
 		name string
 		args []string
@@ -65,5 +58,18 @@ func TestRawExitCodes(t *testing.T) {
 		if code, _, errs := cli(t, c.args...); code != c.code {
 			t.Errorf("%s: exit %d, want %d\n%s", c.name, code, c.code, errs)
 		}
+	}
+}
+
+// tempFiles returns a function that writes b to a new file name in one
+// temporary directory of t and returns its path.
+func tempFiles(t *testing.T) func(name string, b []byte) string {
+	dir := t.TempDir()
+	return func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
 }

@@ -35,16 +35,9 @@ func asGovmm(t *testing.T, args ...string) (code int, stdout, stderr string) {
 
 func TestSandboxedRuns(t *testing.T) {
 	requireKVM(t)
-	dir := t.TempDir()
-	write := func(name string, b []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := tempFiles(t)
 	spin := write("spin.bin", guests.Spin)
-	profile := filepath.Join(dir, "profile.txt")
+	profile := filepath.Join(t.TempDir(), "profile.txt")
 	// The spin guest's jmp $ sits at the default load address.
 	systemMap := write("System.map", []byte("0000000000010000 T spin_here\n"))
 	for _, c := range []struct {
