@@ -45,3 +45,33 @@ type Device interface {
 type Kicker interface {
 	SetKick(kick func(queue int))
 }
+
+// HostWaiter is implemented by devices fed by host file descriptors (a tap,
+// a socket). Before every wait the worker asks which descriptors to watch
+// besides the queues' eventfds; when one is ready it serves that entry's
+// queue as if the driver had kicked it. A device stops watching a
+// descriptor it cannot act on (no guest buffers to receive into) by leaving
+// it out, so a readable backend never makes the worker spin.
+type HostWaiter interface {
+	// HostWaits appends what to watch now to dst and returns it. It is
+	// called on the worker only.
+	HostWaits(dst []HostWait) []HostWait
+}
+
+// HostWait is one host descriptor the worker polls for a device.
+type HostWait struct {
+	FD int
+	// Events are poll(2) events: unix.POLLIN, unix.POLLOUT.
+	Events int16
+	// Queue is the queue whose Handle makes progress when FD is ready.
+	Queue int
+}
+
+// ConfigNotifier is implemented by devices whose configuration space
+// changes on their own (a network link going down). The transport calls
+// SetConfigChanged once, before the guest runs; calling notify sends the
+// driver a configuration change notification (§4.1.5.3). Safe from the
+// worker.
+type ConfigNotifier interface {
+	SetConfigChanged(notify func())
+}

@@ -130,6 +130,9 @@ func NewPCI(dev Device, mem *memory.Memory, msi pci.MSIController, irq pci.IRQLi
 	if k, ok := dev.(Kicker); ok {
 		k.SetKick(t.kick)
 	}
+	if c, ok := dev.(ConfigNotifier); ok {
+		c.SetConfigChanged(t.signalConfig)
+	}
 	return t, nil
 }
 
@@ -137,6 +140,8 @@ func NewPCI(dev Device, mem *memory.Memory, msi pci.MSIController, irq pci.IRQLi
 // virtio-pci driver matches on IDs only.
 func pciClass(typ uint16) uint32 {
 	switch typ {
+	case DeviceIDNet:
+		return 0x020000 // network, Ethernet
 	case DeviceIDBlock:
 		return 0x018000 // mass storage, other
 	case DeviceIDConsole:

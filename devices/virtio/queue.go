@@ -29,6 +29,11 @@ type Queue struct {
 	// the last interrupt decision (for VIRTIO_F_EVENT_IDX).
 	nextUsed, signalled uint16
 
+	// waitNew is set by NotifyOnNew until the next Pop: the device waits
+	// for a buffer past waitIdx, not for the next unused one.
+	waitNew bool
+	waitIdx uint16
+
 	// chain and descs are reused by every Pop: no allocation per chain.
 	chain Chain
 	descs []Descriptor
@@ -71,6 +76,7 @@ func (q *Queue) NextAvail() uint16 { return q.nextAvail }
 // means the queue is broken (see errors.go) and must not be used again
 // before a reset.
 func (q *Queue) Pop() (*Chain, error) {
+	q.waitNew = false
 	if q.nextAvail == q.availIdx {
 		idx, err := q.mem.Uint16(q.avail + 2)
 		if err != nil {
@@ -97,6 +103,14 @@ func (q *Queue) Pop() (*Chain, error) {
 		return nil, err
 	}
 	return &q.chain, nil
+}
+
+// Unpop gives back the last n chains Pop returned, which were not pushed:
+// the next Pop returns them again, re-read from guest memory. A device
+// that popped buffers it turned out not to need (the host had no frame
+// for them) uses it.
+func (q *Queue) Unpop(n uint16) {
+	q.nextAvail -= n
 }
 
 // readChain copies and checks the chain starting at head (§2.7.5,
@@ -231,8 +245,36 @@ func needEvent(event, new, old uint16) bool {
 // added without notifying before it saw the request (§2.7.10). Without
 // VIRTIO_F_EVENT_IDX notifications are never suppressed (used.flags stays 0).
 func (q *Queue) EnableNotify() (bool, error) {
+	mark := q.nextAvail
+	if q.waitNew {
+		mark = q.waitIdx
+	}
+	return q.notifyAt(mark)
+}
+
+// NotifyOnNew is for a device that cannot use the buffers already
+// available (too few for a frame) and gave them back with Unpop: it asks
+// for a notification when the driver adds another one (with
+// VIRTIO_F_EVENT_IDX: avail_event = avail.idx, §2.7.10), and reports
+// whether one came already. EnableNotify keeps that request until the next
+// Pop.
+func (q *Queue) NotifyOnNew() (bool, error) {
+	idx, err := q.mem.Uint16(q.avail + 2)
+	if err != nil {
+		return false, err
+	}
+	if uint16(idx-q.nextAvail) > q.size {
+		return false, ErrAvailIndex
+	}
+	q.waitNew, q.waitIdx = true, idx
+	return q.notifyAt(idx)
+}
+
+// notifyAt sets avail_event to mark (with VIRTIO_F_EVENT_IDX) and reports
+// whether avail.idx has moved past it.
+func (q *Queue) notifyAt(mark uint16) (bool, error) {
 	if q.eventIdx {
-		if err := q.mem.PutUint16(q.used+ringHeaderLen+memory.GuestAddress(usedElemSize*uint64(q.size)), q.nextAvail); err != nil {
+		if err := q.mem.PutUint16(q.used+ringHeaderLen+memory.GuestAddress(usedElemSize*uint64(q.size)), mark); err != nil {
 			return false, err
 		}
 	}
@@ -241,5 +283,5 @@ func (q *Queue) EnableNotify() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return idx != q.nextAvail, nil
+	return idx != mark, nil
 }

@@ -19,6 +19,7 @@ const (
 
 // Device IDs (virtio 1.2 §5).
 const (
+	DeviceIDNet     = 1
 	DeviceIDBlock   = 2
 	DeviceIDConsole = 3
 	DeviceIDEntropy = 4

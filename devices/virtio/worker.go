@@ -56,18 +56,28 @@ type worker struct {
 func (w *worker) run() {
 	defer close(w.done)
 	t := w.t
-	pfds := make([]unix.PollFd, 1+len(w.queues))
+	fixed := 1 + len(w.queues)
+	pfds := make([]unix.PollFd, fixed)
 	pfds[0] = unix.PollFd{Fd: int32(t.stopFD), Events: unix.POLLIN}
 	for i := range w.queues {
 		pfds[1+i] = unix.PollFd{Fd: int32(t.notifiers[i].fd), Events: unix.POLLIN}
 	}
+	host, _ := t.dev.(HostWaiter)
+	var waits []HostWait
 	// No initial pass over the queues: a kick that came before DRIVER_OK
 	// is still counted in its eventfd (only a reset drains them), so the
 	// first Poll sees it. Touching guest memory without a kick would also
 	// race with a driver still filling its rings.
 	for {
+		pfds = pfds[:fixed]
 		for i := range pfds {
 			pfds[i].Revents = 0
+		}
+		if host != nil {
+			waits = host.HostWaits(waits[:0])
+			for _, h := range waits {
+				pfds = append(pfds, unix.PollFd{Fd: int32(h.FD), Events: h.Events})
+			}
 		}
 		if _, err := unix.Poll(pfds, -1); err != nil {
 			if err == unix.EINTR {
@@ -86,6 +96,11 @@ func (w *worker) run() {
 			drainEventfd(t.notifiers[i].fd)
 			t.notifiers[i].kicks.Load()
 			w.service(i)
+		}
+		for k, h := range waits {
+			if pfds[fixed+k].Revents != 0 && h.Queue >= 0 && h.Queue < len(w.queues) {
+				w.service(h.Queue)
+			}
 		}
 	}
 }
