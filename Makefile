@@ -32,13 +32,14 @@ demo: build
 	$(GOVMM) demo
 
 # tools installs what the tests use from Debian: gcc for the test /init,
-# mke2fs for disk images and iasl (acpica-tools) to disassemble the ACPI
-# tables. The kernel build installs its own packages.
+# mke2fs for disk images, iasl (acpica-tools) to disassemble the ACPI
+# tables and ping (iputils-ping) for the tap network test. The kernel build
+# installs its own packages.
 tools:
-	@command -v gcc >/dev/null && command -v mke2fs >/dev/null && command -v iasl >/dev/null || { \
-	  echo "make: installing gcc, e2fsprogs and acpica-tools with apt-get"; \
+	@command -v gcc >/dev/null && command -v mke2fs >/dev/null && command -v iasl >/dev/null && command -v ping >/dev/null || { \
+	  echo "make: installing gcc, e2fsprogs, acpica-tools and iputils-ping with apt-get"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev e2fsprogs acpica-tools; }
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc libc6-dev e2fsprogs acpica-tools iputils-ping; }
 
 # kernel builds (or reuses) the test kernel and prints its cache directory.
 kernel:

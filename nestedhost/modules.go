@@ -10,10 +10,11 @@ import (
 )
 
 // WantedModules are the modules the L1 loads, by name: kvm-amd for
-// /dev/kvm, virtio-pci plus 9p for the host's files, and overlay to lay a
-// tmpfs over the host's /tmp. Their dependencies (kvm, ccp, irqbypass,
-// virtio_ring, netfs, ...) are found in .modinfo.
-var WantedModules = []string{"kvm_amd", "virtio_pci", "9pnet_virtio", "9p", "overlay"}
+// /dev/kvm, virtio-pci plus 9p for the host's files, overlay to lay a
+// tmpfs over the host's /tmp, and tun for /dev/net/tun (the tap network
+// tests). Their dependencies (kvm, ccp, irqbypass, virtio_ring, netfs, ...)
+// are found in .modinfo.
+var WantedModules = []string{"kvm_amd", "virtio_pci", "9pnet_virtio", "9p", "overlay", "tun"}
 
 // modName normalises a module name as the kernel does: '-' and '_' are the
 // same character in module names (kernel/module/main.c).

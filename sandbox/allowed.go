@@ -57,6 +57,9 @@ var Allowed = []Rule{
 	// Guest I/O and devices.
 	{Name: "read", Why: "eventfd drains (virtio), stdin to the guest console, the -system-map at exit"},
 	{Name: "write", Why: "guest console to stdout, messages to stderr, eventfd signals (virtio), the -profile file"},
+	{Name: "readv", Why: "virtio-net receives a frame from its tap straight into guest buffers"},
+	{Name: "writev", Why: "virtio-net sends a frame from guest buffers to its tap or socket"},
+	{Name: "recvmsg", Why: "virtio-net receives a frame from a user-mode network socket (to see MSG_TRUNC)"},
 	{Name: "pread64", Why: "virtio-blk reads; the Go runtime rereads its cgroup CPU limit with it"},
 	{Name: "pwrite64", Why: "virtio-blk writes"},
 	{Name: "fsync", Why: "virtio-blk flush and the flush at exit (os.File.Sync)"},
