@@ -67,6 +67,9 @@ type Config struct {
 	// Shares are host directories served over virtio-9p, one device each,
 	// in order; the guest mounts each by its tag.
 	Shares []Share
+	// Nets are virtio-net devices, in order (eth0, eth1, ...), each on a
+	// tap or on user-mode networking.
+	Nets []Net
 	// RNG adds a virtio-rng device fed from the host's getrandom.
 	RNG bool
 	// VirtioConsole adds a virtio console (hvc0) that writes to Console,

@@ -44,6 +44,8 @@ type Machine struct {
 	VirtioConsole *virtio.Console
 	// UART is COM1; the command feeds it host input.
 	UART *serial.UART
+	// nets are the network devices, for -stats.
+	nets []netDev
 
 	vcpus []*vcpu
 	// coalesce applies the port writes KVM coalesced (coalesce.go); nil

@@ -86,6 +86,7 @@ func (c Config) Plan() (*Plan, error) {
 	}
 	c.Disks = slices.Clone(c.Disks)
 	c.Shares = slices.Clone(c.Shares)
+	c.Nets = slices.Clone(c.Nets)
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -149,7 +150,7 @@ func (c *Config) check() error {
 	case c.ACPI && c.Kernel == "":
 		return errors.New("-acpi needs -kernel")
 	}
-	devs := len(c.Disks) + len(c.Shares)
+	devs := len(c.Disks) + len(c.Shares) + len(c.Nets)
 	if c.RNG {
 		devs++
 	}
@@ -158,7 +159,7 @@ func (c *Config) check() error {
 	}
 	// Slot 0 is the host bridge, slot 1 the pvpanic device.
 	if free := pci.NumSlots - 2; devs > free {
-		return fmt.Errorf("-disk, -share: %d virtio devices; PCI bus 0 has room for %d", devs, free)
+		return fmt.Errorf("-disk, -share, -net: %d virtio devices; PCI bus 0 has room for %d", devs, free)
 	}
 	return nil
 }

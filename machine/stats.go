@@ -64,6 +64,7 @@ func (m *Machine) WriteStats(w io.Writer) {
 	m.coalesce.writeStats(w)
 	m.writeUnknown(w)
 	m.devs.writeStats(w)
+	m.writeNetStats(w)
 	if len(total.fixups) > 0 {
 		names := make([]string, 0, len(total.fixups))
 		for k := range total.fixups {

@@ -67,6 +67,11 @@ func (m *Machine) createVirtio() error {
 			return err
 		}
 	}
+	for i, n := range m.cfg.Nets {
+		if err := m.addNet(i, n); err != nil {
+			return err
+		}
+	}
 	if m.cfg.RNG {
 		if _, err := m.addVirtio("virtio-rng", virtio.NewRNG()); err != nil {
 			return err

@@ -154,6 +154,11 @@ func execCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	sess := newExecSession(stdout, stderr)
 	err = f.rootfsConfig(&cfg, rootfs, rwdirs, argv, false)
 	var plan *machine.Plan
+	closeNets := func() {}
+	if err == nil {
+		closeNets, err = openNets(&cfg)
+	}
+	defer func() { closeNets() }()
 	if err == nil {
 		cfg.VirtioConsole = true
 		cfg.VirtioConsoleOut = sess

@@ -17,6 +17,7 @@ import (
 	"github.com/govmm/govmm/compat"
 	"github.com/govmm/govmm/console"
 	"github.com/govmm/govmm/devices/virtio"
+	"github.com/govmm/govmm/hostnet"
 	"github.com/govmm/govmm/machine"
 	"github.com/govmm/govmm/sandbox"
 )
@@ -45,6 +46,7 @@ type runFlags struct {
 	profile, systemMap      string
 	disks                   []machine.Disk
 	shares                  []machine.Share
+	nets                    []hostnet.Spec
 	console                 string
 	rng                     bool
 	acpi                    onOff
@@ -83,6 +85,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 		}
 		return err
 	})
+	fs.Func("net", netHelp, netFlag(&f.nets))
 	f.registerRootfs(fs)
 	fs.StringVar(&f.console, "console", "serial", "guest console on stdin/stdout: serial (ttyS0) or virtio (hvc0)")
 	fs.BoolVar(&f.rng, "rng", true, "add a virtio-rng device fed from the host's getrandom")
@@ -161,7 +164,7 @@ func (f *runFlags) config(stdout, stderr io.Writer) (machine.Config, error) {
 		Kernel: f.kernel, Initrd: f.initrd, Cmdline: f.cmdline,
 		Raw: f.raw, RawMode: mode, RawAddr: addr,
 		Console: stdout, Compat: cm, Stats: f.stats, Profile: f.profile != "",
-		Disks: f.disks, Shares: f.shares, VirtioConsole: f.console == "virtio", RNG: f.rng && f.kernel != "",
+		Disks: f.disks, Shares: f.shares, Nets: netConfigs(f.nets), VirtioConsole: f.console == "virtio", RNG: f.rng && f.kernel != "",
 		ACPI:    bool(f.acpi) && f.kernel != "",
 		KVMPath: kvmDevice,
 	}
@@ -204,6 +207,11 @@ func runCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		err = f.rootfsConfig(&cfg, rootfs, rwdirs, []string{"/bin/sh"}, true)
 	}
 	var plan *machine.Plan
+	closeNets := func() {}
+	if err == nil {
+		closeNets, err = openNets(&cfg)
+	}
+	defer func() { closeNets() }()
 	if err == nil {
 		plan, err = cfg.Plan()
 	}
@@ -503,6 +511,9 @@ func (f *runFlags) sandboxInstaller() func() error {
 	}
 	if f.reboot == "restart" {
 		extra = append(extra, sandbox.Restart...) // a new VM per boot
+	}
+	if usesUserNet(f.nets) {
+		extra = append(extra, sandbox.UserNet...) // sockets to the host and forwards
 	}
 	return func() error { return installSandbox(extra...) }
 }

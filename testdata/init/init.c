@@ -4,6 +4,11 @@
  * The Linux kernel runs /init from the initramfs as process 1. This one does
  * these things and nothing else:
  *
+ *   0. with "spin" on the command line, spins in user space forever
+ *      without a single system call, so that it stays up on every host
+ *      kind (an emulated-ring-0 host faults the first one) while the
+ *      kernel does the work: the network tests ping the kernel's IP stack
+ *      and stop govmm from outside,
  *   1. writes "govmm-guest: hello from user space\n" to fd 1,
  *   1b. if a file /pause exists, waits forever (a test that stops govmm
  *      from outside needs a guest that is up and stays up),
@@ -238,6 +243,12 @@ __attribute__((noreturn, used)) void start_c(long *sp)
 	char **argv = (char **)(sp + 1);
 	unsigned long cmd = LINUX_REBOOT_CMD_POWER_OFF;
 	long i;
+
+	/* 0. Reading argv is plain memory access: no system call. */
+	for (i = 1; i < argc; i++)
+		if (streq(argv[i], "spin"))
+			for (;;)
+				__asm__ volatile("pause");
 
 	/* 1. The first system call: write(1, msg, len). sizeof counts the
 	 *    terminating NUL, so subtract one. */
