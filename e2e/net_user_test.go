@@ -146,10 +146,10 @@ func TestNetUserDHCPWgetHostfwd(t *testing.T) {
 		"$bb ip link set eth0 up",
 		"$bb udhcpc -i eth0 -f -q -n -t 10 -s " + script,
 		fmt.Sprintf("echo \"wget $($bb wget -q -O - http://10.0.2.2:%d/blob | $bb sha256sum)\"", httpPort),
-		fmt.Sprintf("$bb head -c %d /dev/urandom > /tmp/out", userBlob),
-		"echo \"sent $($bb sha256sum < /tmp/out)\"",
-		fmt.Sprintf("$bb nc -l -p %d < /tmp/out > /tmp/in", guestPort),
-		"echo \"got $($bb sha256sum < /tmp/in)\"",
+		fmt.Sprintf("$bb head -c %d /dev/urandom > /dev/shm/out", userBlob),
+		"echo \"sent $($bb sha256sum < /dev/shm/out)\"",
+		fmt.Sprintf("$bb nc -l -p %d < /dev/shm/out > /dev/shm/in", guestPort),
+		"echo \"got $($bb sha256sum < /dev/shm/in)\"",
 	}, "\n")
 
 	toGuest := randomBlob(t, userBlob)

@@ -54,6 +54,10 @@ func execInit() {
 		fail(err)
 		return
 	}
+	if err := LoopbackUp(); err != nil {
+		fail(err)
+		return
+	}
 	b, err := os.ReadFile(JobPath)
 	if err != nil {
 		fail(err)

@@ -62,6 +62,9 @@ func prepare() (job, error) {
 	if err := commandConsole(); err != nil {
 		return fail("%v", err)
 	}
+	if err := guestinit.LoopbackUp(); err != nil {
+		return fail("%v", err)
+	}
 	if err := loadModules(l1Mods); err != nil {
 		return fail("%v", err)
 	}
