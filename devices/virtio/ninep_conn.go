@@ -161,18 +161,25 @@ func (c *ninePConn) reply(tag uint16, typ uint8, msg []byte) {
 	} else {
 		binary.LittleEndian.PutUint16(msg[5:], r.guestTag)
 		r.reply = msg
-		// Two answers of p9's server that a Linux guest cannot use.
+		// Three answers of p9's server that a Linux guest cannot use.
 		// A failed GetXattr is EINVAL, whatever the cause; an attribute
 		// that is not there must be ENODATA: overlayfs looks up
 		// trusted.overlay.* on every file of its lower layers and
 		// fails the lookup on any other error (so a 9p lower layer
-		// would not work), and getfattr and cp -a report it. And an
-		// empty attribute list is one NUL byte (Rxattrwalk size 1), an
-		// attribute named "" that overlayfs's copy-up then fails to
-		// copy: it must be size 0. A real list is at least 2 bytes.
+		// would not work), and getfattr and cp -a report it. A failed
+		// ListXattrs is EINVAL too; it must be EOPNOTSUPP, which
+		// overlayfs's copy-up and cp -a take as no attributes (any
+		// other error fails the copy-up: the share's listing always
+		// fails, see share/xattr.go). And an empty attribute list is
+		// one NUL byte (Rxattrwalk size 1), an attribute named "" that
+		// overlayfs's copy-up then fails to copy: it must be size 0.
+		// A real list is at least 2 bytes.
+		einval := typ == ninePRlerror && len(msg) == ninePRlerrorLen && binary.LittleEndian.Uint32(msg[7:]) == ninePEINVAL
 		switch {
-		case r.xattrGet && typ == ninePRlerror && len(msg) == ninePRlerrorLen && binary.LittleEndian.Uint32(msg[7:]) == ninePEINVAL:
+		case r.xattrGet && einval:
 			binary.LittleEndian.PutUint32(msg[7:], ninePENODATA)
+		case r.xattrList && einval:
+			binary.LittleEndian.PutUint32(msg[7:], ninePEOPNOTSUPP)
 		case r.xattrList && typ == ninePRxattrwalk && len(msg) == ninePHeaderLen+8 && binary.LittleEndian.Uint64(msg[7:]) == 1:
 			binary.LittleEndian.PutUint64(msg[7:], 0)
 		}
