@@ -3,10 +3,9 @@ module github.com/govmm/govmm
 go 1.26.0
 
 require (
-	github.com/containers/gvisor-tap-vsock v0.8.9
 	github.com/elastic/go-seccomp-bpf v1.6.0
 	github.com/hugelgupf/p9 v0.3.0
-	github.com/sirupsen/logrus v1.9.4
+	github.com/insomniacslk/dhcp v0.0.0-20240710054256-ddd8a41251c9
 	github.com/u-root/u-root v0.16.0
 	github.com/vishvananda/netlink v1.3.1
 	golang.org/x/arch v0.33.0
@@ -16,13 +15,11 @@ require (
 )
 
 require (
-	github.com/apparentlymart/go-cidr v1.1.1 // indirect
 	github.com/dustin/go-humanize v1.0.1 // indirect
 	github.com/google/btree v1.1.2 // indirect
-	github.com/google/gopacket v1.1.19 // indirect
-	github.com/insomniacslk/dhcp v0.0.0-20240710054256-ddd8a41251c9 // indirect
 	github.com/klauspost/compress v1.18.0 // indirect
 	github.com/pierrec/lz4/v4 v4.1.22 // indirect
+	github.com/stretchr/testify v1.11.1 // indirect
 	github.com/therootcompany/xz v1.0.1 // indirect
 	github.com/u-root/uio v0.0.0-20240224005618-d2acac8f3701 // indirect
 	github.com/ulikunitz/xz v0.5.15 // indirect

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/govmm/govmm/internal/netnstest"
+	"github.com/vishvananda/netlink"
 )
 
 const (
@@ -46,8 +47,9 @@ func requirePing(t *testing.T) string {
 }
 
 // TestNetTapPing: 100 pings, then 100 pings of 1400 bytes, from the
-// namespace to the guest get 0% loss; then SIGTERM ends govmm with 143 and
-// -stats counts the frames both ways.
+// namespace to the guest get 0% loss; deleting the tap then takes the link
+// down without ending govmm; SIGTERM ends it with 143, and -stats counts
+// the frames both ways and reports the link down.
 func TestNetTapPing(t *testing.T) {
 	h := requireKernel(t)
 	ping := requirePing(t)
@@ -104,8 +106,27 @@ func TestNetTapPing(t *testing.T) {
 		}
 	}
 
+	// The tap vanishing under govmm takes the guest's link down; govmm
+	// keeps running until it is told to stop.
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	err = ns.Do(func() error {
+		l, err := netlink.LinkByName(tapName)
+		if err == nil {
+			err = netlink.LinkDel(l)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("deleting the tap: %v", err)
+	}
+	select {
+	case <-exited:
+		t.Fatalf("%s: govmm exited (%d) when its tap was deleted\nstderr:\n%s", h, cmd.ProcessState.ExitCode(), stderr.String())
+	case <-time.After(2 * time.Second):
+	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	<-exited
 	if code := cmd.ProcessState.ExitCode(); code != 143 {
 		t.Fatalf("%s: exit %d after SIGTERM, want 143\nstderr:\n%s", h, code, stderr.String())
 	}
@@ -113,6 +134,9 @@ func TestNetTapPing(t *testing.T) {
 	rx, tx := netStats(t, stderr.String(), "net0")
 	if rx < 200 || tx < 200 {
 		t.Errorf("%s: -stats counts %d frames in and %d out, want at least 200 each\n%s", h, rx, tx, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "net0 (tap "+tapName+"): link down:") {
+		t.Errorf("%s: no link-down report after the tap was deleted\n%s", h, stderr.String())
 	}
 }
 

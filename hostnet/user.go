@@ -8,8 +8,6 @@ import (
 	"os"
 	"sync"
 
-	"github.com/containers/gvisor-tap-vsock/pkg/types"
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
@@ -28,9 +26,8 @@ import (
 // gateway serves nothing on it but DHCP (UDP 67) and DNS (port 53): every
 // other port falls through to the NAT forwarders. The cost is that the
 // host's loopback port 53 is out of the guest's reach (10.0.2.2:53 is the
-// DNS relay). QEMU puts DNS on 10.0.2.3; here the DHCP server of
-// gvisor-tap-vsock always names the gateway as the DNS server, so DNS is
-// 10.0.2.2 too.
+// DNS relay). QEMU puts DNS on 10.0.2.3; here the gateway is the DNS
+// server too, so that one address serves everything.
 //
 // Any other destination outside the subnet is reached from the host with
 // an ordinary socket, as the host user (outbound NAT, as in slirp), except
@@ -76,25 +73,21 @@ type UserConfig struct {
 	// lines of /etc/resolv.conf, read once by NewUser, or 127.0.0.1 if
 	// it has none.
 	DNS []string
-	// Debug sends gvisor-tap-vsock's log (logrus) to stderr at debug
-	// level. Without it that log is discarded. logrus is process-wide:
-	// the last NewUser decides, for every User in the process.
-	Debug bool
 }
 
 // User is user-mode networking: a virtual Ethernet segment with a gateway
-// that runs in govmm (a gVisor netstack, through gvisor-tap-vsock's switch
-// and DHCP server), giving the guest DHCP, DNS, outbound TCP and UDP and
-// host port forwards without any privilege. The guest side is FD.
+// that runs in govmm (a gVisor netstack attached to a socket pair),
+// giving the guest DHCP, DNS, outbound TCP and UDP and host port forwards
+// without any privilege. The guest side is FD.
 type User struct {
-	fd   int      // our end of the socket pair: the device's frames
-	peer net.Conn // the other end, the gateway switch's port
+	fd   int       // our end of the socket pair: the device's frames
+	link *userLink // the other end, the gateway's NIC
 
-	stack      *stack.Stack
-	switchDone chan struct{} // closed when the switch stops reading peer
-	dhcpClose  func() error
-	dns        *dnsRelay
-	listeners  []net.Listener
+	stack     *stack.Stack
+	rxDone    chan struct{} // closed when link's receive loop has ended
+	dhcp      *dhcpServer
+	dns       *dnsRelay
+	listeners []net.Listener
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -121,7 +114,6 @@ func NewUser(cfg UserConfig) (*User, error) {
 	if len(cfg.MAC) != 6 || cfg.MAC[0]&1 != 0 {
 		return nil, fmt.Errorf("user network: guest MAC %q is not a unicast Ethernet address", cfg.MAC)
 	}
-	setLogging(cfg.Debug)
 	upstream, err := dnsUpstream(cfg.DNS)
 	if err != nil {
 		return nil, fmt.Errorf("user network: %w", err)
@@ -142,13 +134,13 @@ func NewUser(cfg UserConfig) (*User, error) {
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("user network: %w", err)
 	}
-	peer, err := newFrameConn(pc)
+	link, err := newUserLink(pc)
 	if err != nil {
 		pc.Close()
 		unix.Close(fds[0])
 		return nil, fmt.Errorf("user network: %w", err)
 	}
-	u := &User{fd: fds[0], peer: peer, conns: map[io.Closer]struct{}{}, sockets: make(chan struct{}, maxHostSockets)}
+	u := &User{fd: fds[0], link: link, conns: map[io.Closer]struct{}{}, sockets: make(chan struct{}, maxHostSockets)}
 	u.ctx, u.cancel = context.WithCancel(context.Background())
 	if err := u.start(cfg, upstream); err != nil {
 		u.Close()
@@ -157,12 +149,14 @@ func NewUser(cfg UserConfig) (*User, error) {
 	return u, nil
 }
 
-// start builds the gateway and its services, then connects the switch to
-// the socket pair.
+// start builds the gateway and its services, then starts moving frames.
 func (u *User) start(cfg UserConfig, upstream []string) error {
-	sw, err := u.newGateway(cfg.MAC)
-	if err != nil {
+	if err := u.newGateway(u.link); err != nil {
 		return err
+	}
+	var err error
+	if u.dhcp, err = newDHCPServer(u.stack, cfg.MAC); err != nil {
+		return fmt.Errorf("dhcp: %w", err)
 	}
 	if u.dns, err = newDNSRelay(u, upstream); err != nil {
 		return err
@@ -172,14 +166,13 @@ func (u *User) start(cfg UserConfig, upstream []string) error {
 			return err
 		}
 	}
+	u.spawn(u.dhcp.serve)
 	u.spawn(u.dns.serve)
-	u.switchDone = make(chan struct{})
-	u.spawn(func() {
-		defer close(u.switchDone)
-		// BESS: bare Ethernet frames, one per SOCK_SEQPACKET message.
-		// Returns when the peer socket is closed (Close) or fails.
-		_ = sw.Accept(u.ctx, u.peer, types.BessProtocol)
-	})
+	u.spawn(func() { u.link.txLoop(u.ctx) })
+	u.rxDone = make(chan struct{})
+	if !u.spawn(func() { defer close(u.rxDone); u.link.rxLoop() }) {
+		close(u.rxDone)
+	}
 	return nil
 }
 
@@ -207,21 +200,22 @@ func (u *User) Close() error {
 		for _, ln := range u.listeners {
 			ln.Close()
 		}
-		// End of file for the device, an error for the switch's reader.
+		// End of file for the device; closing the link's socket ends its
+		// receive and transmit loops.
 		_ = unix.Shutdown(u.fd, unix.SHUT_RDWR)
-		u.peer.Close()
+		u.link.close()
 		for c := range conns {
 			c.Close()
 		}
 		if u.dns != nil {
 			u.dns.close()
 		}
-		if u.dhcpClose != nil {
-			_ = u.dhcpClose()
+		if u.dhcp != nil {
+			u.dhcp.close()
 		}
-		if u.switchDone != nil {
-			// The switch hands frames to the NIC that Destroy removes.
-			<-u.switchDone
+		if u.rxDone != nil {
+			// The receive loop hands frames to the NIC Destroy removes.
+			<-u.rxDone
 		}
 		if u.stack != nil {
 			u.stack.Destroy()
@@ -277,16 +271,4 @@ func (u *User) untrack(c io.Closer) {
 	u.mu.Lock()
 	delete(u.conns, c)
 	u.mu.Unlock()
-}
-
-// setLogging points gvisor-tap-vsock's logrus output at stderr (debug) or
-// nowhere. logrus is global to the process.
-func setLogging(debug bool) {
-	if debug {
-		logrus.SetOutput(os.Stderr)
-		logrus.SetLevel(logrus.DebugLevel)
-		return
-	}
-	logrus.SetOutput(io.Discard)
-	logrus.SetLevel(logrus.PanicLevel)
 }

@@ -18,10 +18,9 @@ import (
 // the host's DNS servers and the answer back: UDP here, TCP through the
 // TCP NAT forwarder (hostTargets sends DNSIP:53 to the same servers). The
 // servers are fixed when NewUser runs, so nothing reads /etc/resolv.conf
-// once the sandbox is in place. (gvisor-tap-vsock's DNS server answers
-// through the Go resolver instead, which rereads /etc/resolv.conf and
-// /etc/hosts when they change: openat after set-up, and only the record
-// types it knows.)
+// once the sandbox is in place. (A server that answered through the Go
+// resolver instead would reread /etc/resolv.conf and /etc/hosts when they
+// change, openat after set-up, and know only the record types it knows.)
 
 const (
 	// resolvConf lists the host's DNS servers.

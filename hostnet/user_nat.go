@@ -26,7 +26,7 @@ const (
 	// and gets a reset if it fails.
 	hostDialTimeout = 10 * time.Second
 	// udpIdle ends a UDP flow after this long without a datagram either
-	// way (gvisor-tap-vsock's conntrack timeout).
+	// way.
 	udpIdle = 90 * time.Second
 )
 

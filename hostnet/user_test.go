@@ -283,13 +283,14 @@ func TestUserBadConfig(t *testing.T) {
 }
 
 // ownGoroutines lists the goroutines running code of the user network: its
-// own, the netstacks' and gvisor-tap-vsock's.
+// own, the netstacks' and the DHCP library's.
 func ownGoroutines() []string {
 	buf := make([]byte, 1<<22)
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "gvisor.dev/gvisor/") || strings.Contains(g, "gvisor-tap-vsock") ||
+		if strings.Contains(g, "gvisor.dev/gvisor/") || strings.Contains(g, "hostnet.(*userLink)") ||
+			strings.Contains(g, "hostnet.(*dhcpServer)") ||
 			strings.Contains(g, "hostnet.(*User)") || strings.Contains(g, "hostnet.(*dnsRelay)") ||
 			strings.Contains(g, "hostnet.pipe") || strings.Contains(g, "insomniacslk") {
 			out = append(out, g)
