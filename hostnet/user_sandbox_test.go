@@ -17,6 +17,7 @@ import (
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
+	"github.com/govmm/govmm/internal/nocgo"
 	"github.com/govmm/govmm/sandbox"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	netipv4 "gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -231,6 +232,7 @@ func TestUserUnderSandbox(t *testing.T) {
 			free := listenLoopback(t)
 			fwd := free.Addr().String()
 			free.Close()
+			nocgo.Require(t)
 			cmd := exec.Command(os.Args[0], "-test.run=^TestUserSandboxChild$", "-test.count=1")
 			cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s %d %d %s %s", userSandboxEnv, filter, tcpPort, udpPort, dnsAddr, fwd))
 			var stderr bytes.Buffer

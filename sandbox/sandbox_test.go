@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"github.com/govmm/govmm/internal/nocgo"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -108,6 +109,7 @@ func forbidden(call func()) {
 // child runs scenario name in a child process.
 func child(t *testing.T, name string, extraEnv ...string) (code int, stdout, stderr string) {
 	t.Helper()
+	nocgo.Require(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append([]string{childEnv + "=" + name}, extraEnv...)...)
 	var out, errb bytes.Buffer

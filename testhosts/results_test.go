@@ -140,7 +140,7 @@ func TestDiscoverFindsThisRepositorysKVMTests(t *testing.T) {
 		byPkg[p.Short(module)] = p.Tests
 		hwOnly[p.Short(module)] = p.HardwareOnly
 	}
-	if want := []string{"TestStockKernelACPIOff", "TestStockKernelPowerOff", "TestStockKernelReboot"}; !reflect.DeepEqual(hwOnly["e2e"], want) {
+	if want := []string{"TestNetUserDHCPWgetHostfwd", "TestStockKernelACPIOff", "TestStockKernelPowerOff", "TestStockKernelReboot"}; !reflect.DeepEqual(hwOnly["e2e"], want) {
 		t.Fatalf("e2e hardware-only tests %v, want %v", hwOnly["e2e"], want)
 	}
 	has := func(pkg, test string) bool {
