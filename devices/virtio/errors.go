@@ -15,6 +15,9 @@ var (
 	ErrIndirectLen      = errors.New("virtio: indirect table length not a non-zero multiple of 16")
 	ErrIndirectDisabled = errors.New("virtio: indirect descriptor without VIRTIO_F_INDIRECT_DESC")
 	ErrBadQueue         = errors.New("virtio: invalid queue configuration")
+	// ErrTooManySegments reports a receive chain of more buffers than
+	// one readv(2) takes (IOV_MAX, 1024).
+	ErrTooManySegments = errors.New("virtio: chain has more buffers than one host read takes (1024)")
 	// ErrNeedWritable and ErrNeedReadable report a chain whose buffers
 	// point the wrong way for the request (device-readable where the
 	// device must write, or the reverse).

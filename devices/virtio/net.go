@@ -241,9 +241,20 @@ func (n *Net) Handle(i int, q *Queue) error {
 	case netRX:
 		// A kick means new buffers: try the backend again.
 		n.rxStarved = false
-		return n.receive(q)
+		err := n.receive(q)
+		if err != nil {
+			// The transport stops a broken queue until a reset:
+			// stop polling the backend for it too, or a readable
+			// backend would wake the worker for nothing, forever.
+			n.rxStarved = true
+		}
+		return err
 	case netTX:
-		return n.transmit(q)
+		err := n.transmit(q)
+		if err != nil {
+			n.txBlocked = false
+		}
+		return err
 	}
 	return nil
 }

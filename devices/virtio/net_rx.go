@@ -59,12 +59,25 @@ func (n *Net) gatherRX(q *Queue) (bool, error) {
 		if c.WritableLen() < NetHdrLen {
 			return false, ErrNeedWritable
 		}
+		// readv takes at most netMaxIOV segments (a longer vector fails
+		// before any frame is read, so it would never succeed): a chain
+		// that alone has more is broken; one that would push the vector
+		// past it waits for the next frame.
+		before := len(r.iov)
 		err = c.Segments(true, 0, c.WritableLen(), func(seg []byte) error {
 			r.iov = append(r.iov, seg)
 			return nil
 		})
 		if err != nil {
 			return false, err
+		}
+		if len(r.iov) > netMaxIOV {
+			if len(r.heads) == 0 {
+				return false, ErrTooManySegments
+			}
+			r.iov = r.iov[:before]
+			q.Unpop(1)
+			break
 		}
 		r.heads = append(r.heads, c.Head)
 		r.caps = append(r.caps, c.WritableLen())

@@ -424,3 +424,40 @@ func TestNetHostileChains(t *testing.T) {
 		}
 	})
 }
+
+// cpuTime is the process's user+system CPU time.
+func cpuTime(t *testing.T) time.Duration {
+	t.Helper()
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestNetReceiveChainTooFragmented: a receive chain of more buffers than
+// one readv takes (1024) breaks the receive queue, and the worker then
+// stops polling the backend: a frame waiting there costs no CPU.
+func TestNetReceiveChainTooFragmented(t *testing.T) {
+	e, _, peer, rx, _ := startNet(t, fVersion1|fIndirect, 16, false, virtio.NetConfig{MaxFrame: 1514})
+	var bufs []virtiotest.Buffer
+	for range 1025 {
+		bufs = append(bufs, virtiotest.Buffer{Addr: e.Buf(16, 0), Len: 16, Write: true})
+	}
+	if _, err := rx.AddIndirect(e.Alloc.Alloc(16*1025, 16), bufs...); err != nil {
+		t.Fatal(err)
+	}
+	peer.send(ethFrame(60, 1))
+	e.D.Kick(0)
+	if err := e.WaitConfig(); err != nil {
+		t.Fatal(err)
+	}
+	if e.D.Status()&0x40 == 0 {
+		t.Fatal("DEVICE_NEEDS_RESET not set")
+	}
+	before := cpuTime(t)
+	time.Sleep(300 * time.Millisecond)
+	if used := cpuTime(t) - before; used > 150*time.Millisecond {
+		t.Fatalf("%v of CPU in 300 ms with a broken receive queue and a frame waiting: the worker spins", used)
+	}
+}
