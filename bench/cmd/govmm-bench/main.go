@@ -15,14 +15,17 @@
 //     1 vCPU; with govmm's exit counts and KVM's own for both.
 //  8. The same with Debian's stock cloud kernel and a busybox /init.
 //  9. Memory overhead over a whole test-kernel boot, govmm vs QEMU microvm.
+//  10. Guest→host TCP throughput over a tap, govmm vs QEMU pc's user-space
+//     virtio-net (vhost=off): same kernel, busybox initramfs, 256 MiB RAM, 1
+//     vCPU; with govmm's exits per MiB.
 //
-// Rows 7 to 9 run on this machine's KVM when it runs guest ring 0 in
+// Rows 7 to 10 run on this machine's KVM when it runs guest ring 0 in
 // hardware, and on the nested test host (govmm-nested: this program runs
 // again inside one L1 boot with -in-l1, so every VMM sees the same host).
 //
 // Usage (from the repository; make bench runs it):
 //
-//	go run ./bench/cmd/govmm-bench [-quick] [-kernel-dir DIR] [-stock-dir DIR] [-nested BIN] [-govmm BIN] [-initramfs F] [-build-dir D] [-rows 1,2,6] [-boot-runs 5] [-mem-runs 3]
+//	go run ./bench/cmd/govmm-bench [-quick] [-kernel-dir DIR] [-stock-dir DIR] [-nested BIN] [-govmm BIN] [-initramfs F] [-build-dir D] [-rows 1,2,6] [-boot-runs 5] [-mem-runs 3] [-net-mib 64] [-net-runs 3]
 //
 // -quick runs every row with tiny sizes and skips the kernel boots: make
 // test runs it (TestQuickSuite) so the suite cannot rot. Progress goes to
@@ -39,6 +42,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,10 +69,12 @@ type suite struct {
 	only      map[string]bool // -rows: the rows to run (all when nil)
 
 	stockDir      string        // Debian's stock kernel and busybox (rows 8)
-	nested        string        // govmm-nested (rows 7-9 on the nested host)
+	nested        string        // govmm-nested (rows 7-10 on the nested host)
 	nestedTimeout time.Duration // bound of the one L1 boot
 	bootRuns      int           // runs of each VMM in rows 7 and 8
 	memRuns       int           // runs of each VMM in row 9
+	netMiB        int           // MiB each run of row 10 sends
+	netRuns       int           // runs of each VMM in row 10
 	inL1          bool          // running inside the nested host's L1
 
 	log   io.Writer
@@ -87,18 +93,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&s.govmm, "govmm", "", "govmm binary for rows 3, 4 and 6 (default: go build ./cmd/govmm into the build directory)")
 	fs.StringVar(&s.build, "build-dir", "", "directory for binaries and scratch files (default: ROOT/build)")
 	fs.BoolVar(&s.noInstall, "no-install", false, "do not apt-get install qemu-system-x86 when it is missing")
-	fs.StringVar(&s.stockDir, "stock-dir", "", "Debian's stock kernel directory for row 8 (scripts/fetch-stock-kernel.sh prints it)")
-	fs.StringVar(&s.nested, "nested", "", "govmm-nested binary for rows 7-9 on the nested test host (default: BUILD-DIR/govmm-nested)")
-	fs.DurationVar(&s.nestedTimeout, "nested-timeout", 50*time.Minute, "bound of the L1 boot that runs rows 7-9")
+	fs.StringVar(&s.stockDir, "stock-dir", "", "Debian's stock kernel directory for rows 8 and 10 (busybox; scripts/fetch-stock-kernel.sh prints it)")
+	fs.StringVar(&s.nested, "nested", "", "govmm-nested binary for rows 7-10 on the nested test host (default: BUILD-DIR/govmm-nested)")
+	fs.DurationVar(&s.nestedTimeout, "nested-timeout", 50*time.Minute, "bound of the L1 boot that runs rows 7-10")
 	fs.IntVar(&s.bootRuns, "boot-runs", 5, "runs of each VMM and kernel in rows 7 and 8 (alternated)")
 	fs.IntVar(&s.memRuns, "mem-runs", 3, "runs of each VMM in row 9")
-	fs.BoolVar(&s.inL1, "in-l1", false, "internal: run rows 7-9 here and print them as result lines (the nested host's L1)")
+	fs.IntVar(&s.netMiB, "net-mib", 64, "MiB the guest sends in each run of row 10 (10 to 20 s per run on the nested host)")
+	fs.IntVar(&s.netRuns, "net-runs", 3, "runs of each VMM in row 10 (alternated)")
+	fs.BoolVar(&s.inL1, "in-l1", false, "internal: run rows 7-10 here and print them as result lines (the nested host's L1)")
 	fs.Func("rows", "comma-separated rows to run, e.g. 1,2,6 (default: all)", func(v string) error {
 		s.only = map[string]bool{}
 		for _, r := range strings.Split(v, ",") {
 			r = strings.TrimSpace(r)
-			if len(r) != 1 || r[0] < '1' || r[0] > '9' {
-				return fmt.Errorf("row %q: rows are 1 to 9", r)
+			if n, err := strconv.Atoi(r); err != nil || n < 1 || n > 10 || strconv.Itoa(n) != r {
+				return fmt.Errorf("row %q: rows are 1 to 10", r)
 			}
 			s.only[r] = true
 		}
@@ -114,8 +122,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "govmm-bench: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if s.bootRuns < 1 || s.memRuns < 1 {
-		fmt.Fprintf(stderr, "govmm-bench: -boot-runs and -mem-runs must be at least 1\n")
+	if s.bootRuns < 1 || s.memRuns < 1 || s.netRuns < 1 || s.netMiB < 1 {
+		fmt.Fprintf(stderr, "govmm-bench: -boot-runs, -mem-runs, -net-runs and -net-mib must be at least 1\n")
 		return 2
 	}
 	if err := s.prepare(); err != nil {
@@ -130,7 +138,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			r.run()
 		}
 	}
-	if s.want("7") || s.want("8") || s.want("9") {
+	if s.want("7") || s.want("8") || s.want("9") || s.want("10") {
 		s.vsQEMU()
 	}
 	if s.inL1 {
@@ -262,7 +270,7 @@ func (s *suite) findQEMU() {
 		s.qemuWhy = "QEMU not installed (-no-install)"
 		return
 	}
-	s.progress("QEMU is the reference of rows 3, 4 and 7-9 and is missing: apt-get install -y qemu-system-x86 (a few minutes)")
+	s.progress("QEMU is the reference of rows 3, 4 and 7-10 and is missing: apt-get install -y qemu-system-x86 (a few minutes)")
 	env := append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	install := func() error {
 		c := exec.Command("apt-get", "install", "-y", "-q", "qemu-system-x86")
