@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 
 	"github.com/u-root/u-root/pkg/boot/bzimage"
 )
@@ -70,8 +71,8 @@ const (
 // of the protected-mode kernel (boot.rst: "64-bit Boot Protocol").
 const Entry64Offset = 0x200
 
-// BzImage is a parsed bzImage: the setup header fields a loader needs and the
-// protected-mode kernel.
+// BzImage is a parsed bzImage: the setup header fields a loader needs and
+// where in the file the protected-mode kernel lies.
 type BzImage struct {
 	// Version is the boot protocol version (0x206), e.g. 0x020F for 2.15.
 	Version uint16
@@ -103,9 +104,10 @@ type BzImage struct {
 	// 0x202 + byte at 0x201 (boot.rst: "64-bit Boot Protocol"), at most up
 	// to 0x290 where the header area of struct boot_params ends.
 	Header []byte
-	// Kernel is the protected-mode kernel, from (SetupSects+1)*512 to the end
-	// of the file. It aliases the data passed to ParseBzImage.
-	Kernel []byte
+	// KernelOffset and KernelSize locate the protected-mode kernel in the
+	// file: from (SetupSects+1)*512 to the end of the file. ParseBzImage
+	// does not read it; the loader copies it to the load address.
+	KernelOffset, KernelSize uint64
 }
 
 // IsBzImage reports whether data starts like a bzImage: boot_flag 0xAA55 at
@@ -116,15 +118,20 @@ func IsBzImage(data []byte) bool {
 		bytes.Equal(data[offHeaderMagic:offHeaderMagic+4], bzimage.HeaderMagic[:])
 }
 
-// ParseBzImage validates a bzImage for the 64-bit boot protocol and returns
-// its setup header fields and protected-mode kernel. It does not decompress
-// anything. Errors name the offending field and value; callers add the file
-// name.
-func ParseBzImage(data []byte) (*BzImage, error) {
+// ParseBzImage validates a bzImage of size bytes, read through r, for the
+// 64-bit boot protocol and returns its setup header fields and where its
+// protected-mode kernel lies. It reads only the setup header (the first
+// 0x290 bytes at most) and decompresses nothing. Errors name the offending
+// field and value; callers add the file name.
+func ParseBzImage(r io.ReaderAt, size int64) (*BzImage, error) {
 	var h bzimage.LinuxHeader // laid out from offset 0; ends at 0x268
 	hsize := binary.Size(h)
-	if len(data) < hsize {
-		return nil, fmt.Errorf("not a bzImage: file is %d bytes, too short for the setup header (%d bytes)", len(data), hsize)
+	if size < int64(hsize) {
+		return nil, fmt.Errorf("not a bzImage: file is %d bytes, too short for the setup header (%d bytes)", size, hsize)
+	}
+	data := make([]byte, min(size, maxHeaderEnd))
+	if n, err := r.ReadAt(data, 0); n < len(data) {
+		return nil, fmt.Errorf("reading the setup header: %w", err)
 	}
 	if err := binary.Read(bytes.NewReader(data[:hsize]), binary.LittleEndian, &h); err != nil {
 		return nil, fmt.Errorf("not a bzImage: reading setup header: %w", err)
@@ -157,18 +164,18 @@ func ParseBzImage(data []byte) (*BzImage, error) {
 	if sects == 0 {
 		sects = defaultSetupSects
 	}
-	setupLen := (int(sects) + 1) * sectorSize
-	if len(data) < setupLen {
-		return nil, fmt.Errorf("bzImage truncated: setup_sects (0x1F1) is %d, so the setup code is %d bytes, but the file is %d bytes", sects, setupLen, len(data))
+	setupLen := (int64(sects) + 1) * sectorSize
+	if size < setupLen {
+		return nil, fmt.Errorf("bzImage truncated: setup_sects (0x1F1) is %d, so the setup code is %d bytes, but the file is %d bytes", sects, setupLen, size)
 	}
-	kernel := data[setupLen:]
-	if len(kernel) == 0 {
+	kernelSize := uint64(size - setupLen)
+	if kernelSize == 0 {
 		return nil, fmt.Errorf("bzImage has no protected-mode kernel after the %d bytes of setup code", setupLen)
 	}
 	// syssize (0x1F4, 2.04+) is the protected-mode size in 16-byte
 	// paragraphs; allow it to be rounded up.
-	if want := uint64(h.Syssize) * 16; uint64(len(kernel))+15 < want {
-		return nil, fmt.Errorf("bzImage truncated: syssize (0x1F4) is %d paragraphs (%d bytes) but the protected-mode kernel is %d bytes", h.Syssize, want, len(kernel))
+	if want := uint64(h.Syssize) * 16; kernelSize+15 < want {
+		return nil, fmt.Errorf("bzImage truncated: syssize (0x1F4) is %d paragraphs (%d bytes) but the protected-mode kernel is %d bytes", h.Syssize, want, kernelSize)
 	}
 
 	img := &BzImage{
@@ -180,8 +187,9 @@ func ParseBzImage(data []byte) (*BzImage, error) {
 		InitrdAddrMax:     h.InitrdAddrMax,
 		KernelAlignment:   h.Kernelalignment,
 		RelocatableKernel: h.RelocatableKernel != 0,
-		Header:            bytes.Clone(data[offSetupSects:end]),
-		Kernel:            kernel,
+		Header:            data[offSetupSects:end:end],
+		KernelOffset:      uint64(setupLen),
+		KernelSize:        kernelSize,
 	}
 	if v >= minVersionPrefAddress {
 		img.PrefAddress = h.PrefAddress
@@ -195,7 +203,7 @@ func ParseBzImage(data []byte) (*BzImage, error) {
 // protected-mode kernel's length (boot.rst: 'Field name: init_size'). A loader
 // keeps the initrd, command line and zero page out of that range.
 func (b *BzImage) MemSize() uint64 {
-	return max(uint64(b.InitSize), uint64(len(b.Kernel)))
+	return max(uint64(b.InitSize), b.KernelSize)
 }
 
 // versionString formats a protocol version as "major.minor", e.g. 0x020F as

@@ -51,7 +51,7 @@ func TestParseBzImage(t *testing.T) {
 		t.Errorf("InitSize = 0x%X, want 0x%X", img.InitSize, synthInitSize)
 	}
 	checkBytes(t, "Header", img.Header, data[0x1F1:synthHeaderEnd])
-	checkBytes(t, "Kernel", img.Kernel, data[8*512:])
+	checkBytes(t, "Kernel", kernelBytes(data, img), data[8*512:])
 	if got := img.MemSize(); got != synthInitSize {
 		t.Errorf("MemSize = 0x%X, want init_size 0x%X", got, synthInitSize)
 	}
@@ -70,14 +70,14 @@ func TestParseBzImageSetupSectsZero(t *testing.T) {
 	if len(data) != 0xA00+512 {
 		t.Fatalf("helper built %d bytes", len(data))
 	}
-	checkBytes(t, "Kernel", img.Kernel, data[0xA00:])
+	checkBytes(t, "Kernel", kernelBytes(data, img), data[0xA00:])
 	if img.Header[0] != 0 {
 		t.Errorf("Header keeps the raw setup_sects: got %d, want 0", img.Header[0])
 	}
 
 	// A file that would hold a kernel only if 0 meant 0 sectors.
 	short := data[:0xA00]
-	_, err := ParseBzImage(short)
+	_, err := parseBz(short)
 	wantErr(t, err, "no protected-mode kernel")
 }
 
@@ -140,7 +140,7 @@ func TestParseBzImageRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := tt.mutate(synthBzImage(bzSpec{setupSects: 7, kernelLen: 1024}))
-			img, err := ParseBzImage(data)
+			img, err := parseBz(data)
 			if img != nil {
 				t.Errorf("got an image with the error")
 			}
@@ -153,7 +153,7 @@ func TestParseBzImageTruncatedEverywhere(t *testing.T) {
 	// Every prefix shorter than setup+kernel must fail, never panic.
 	data := synthBzImage(bzSpec{setupSects: 1, kernelLen: 32})
 	for n := range len(data) - 15 {
-		if _, err := ParseBzImage(data[:n]); err == nil {
+		if _, err := parseBz(data[:n]); err == nil {
 			t.Fatalf("ParseBzImage accepted a %d-byte prefix of a %d-byte image", n, len(data))
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // XenElfnotePhys32Entry is the ELF note type whose descriptor is the 32-bit
@@ -23,12 +24,17 @@ var errNoPVHNote = errors.New("vmlinux has no PVH entry note (XEN_ELFNOTE_PHYS32
 type Segment struct {
 	// Paddr is the guest physical address the segment loads at.
 	Paddr uint64
-	// Data are the segment's file bytes (p_filesz of them). They alias the
-	// data passed to ParseELF.
-	Data []byte
-	// Memsz is the size in memory; bytes past len(Data) are zero-filled.
+	// Offset and Filesz locate the segment's file bytes (p_offset,
+	// p_filesz); ParseELF checks that they lie inside the file but does
+	// not read them.
+	Offset, Filesz uint64
+	// Memsz is the size in memory; bytes past Filesz are zero-filled.
 	Memsz uint64
 }
+
+// maxNotes bounds how many bytes of ELF notes ParseELF reads from one
+// PT_NOTE segment or SHT_NOTE section: a vmlinux has well under a KiB.
+const maxNotes = 1 << 20
 
 // ELFKernel is a parsed uncompressed vmlinux with a PVH entry point.
 type ELFKernel struct {
@@ -53,11 +59,13 @@ func IsELF(data []byte) bool {
 	return bytes.HasPrefix(data, []byte(elf.ELFMAG))
 }
 
-// ParseELF parses an ELF64 x86-64 executable (an uncompressed vmlinux) for
-// the PVH boot path: its PT_LOAD segments and the entry point from the Xen
-// PHYS32_ENTRY note. The entry point must lie inside a PT_LOAD segment.
-func ParseELF(data []byte) (*ELFKernel, error) {
-	f, err := elf.NewFile(bytes.NewReader(data))
+// ParseELF parses an ELF64 x86-64 executable (an uncompressed vmlinux) of
+// size bytes, read through r, for the PVH boot path: its PT_LOAD segments
+// and the entry point from the Xen PHYS32_ENTRY note. The entry point must
+// lie inside a PT_LOAD segment. It reads the ELF headers and the notes, not
+// the segments' contents.
+func ParseELF(r io.ReaderAt, size int64) (*ELFKernel, error) {
+	f, err := elf.NewFile(io.NewSectionReader(r, 0, size))
 	if err != nil {
 		return nil, fmt.Errorf("not an ELF file: %w", err)
 	}
@@ -80,13 +88,12 @@ func ParseELF(data []byte) (*ELFKernel, error) {
 		if p.Type != elf.PT_LOAD && p.Type != elf.PT_NOTE {
 			continue
 		}
-		b, err := fileRange(data, p.Off, p.Filesz)
-		if err != nil {
+		if err := checkRange(size, p.Off, p.Filesz); err != nil {
 			return nil, fmt.Errorf("program header %d (%v): %w", i, p.Type, err)
 		}
 		if p.Type == elf.PT_NOTE {
 			if !found {
-				entry, found, err = findPVHEntry(b)
+				entry, found, err = readPVHEntry(r, p.Off, p.Filesz)
 				if err != nil {
 					return nil, fmt.Errorf("program header %d (PT_NOTE): %w", i, err)
 				}
@@ -99,7 +106,7 @@ func ParseELF(data []byte) (*ELFKernel, error) {
 		if p.Paddr+p.Memsz < p.Paddr {
 			return nil, fmt.Errorf("program header %d (PT_LOAD): p_paddr 0x%X + p_memsz 0x%X wraps around", i, p.Paddr, p.Memsz)
 		}
-		k.Segments = append(k.Segments, Segment{Paddr: p.Paddr, Data: b, Memsz: p.Memsz})
+		k.Segments = append(k.Segments, Segment{Paddr: p.Paddr, Offset: p.Off, Filesz: p.Filesz, Memsz: p.Memsz})
 	}
 	if !found {
 		// Fall back to note sections when no PT_NOTE carried the note.
@@ -107,11 +114,10 @@ func ParseELF(data []byte) (*ELFKernel, error) {
 			if s.Type != elf.SHT_NOTE {
 				continue
 			}
-			b, err := fileRange(data, s.Offset, s.Size)
-			if err != nil {
+			if err := checkRange(size, s.Offset, s.Size); err != nil {
 				return nil, fmt.Errorf("section %s (SHT_NOTE): %w", s.Name, err)
 			}
-			if entry, found, err = findPVHEntry(b); err != nil {
+			if entry, found, err = readPVHEntry(r, s.Offset, s.Size); err != nil {
 				return nil, fmt.Errorf("section %s (SHT_NOTE): %w", s.Name, err)
 			}
 			if found {
@@ -139,14 +145,26 @@ func ParseELF(data []byte) (*ELFKernel, error) {
 	return k, nil
 }
 
-// fileRange returns data[off:off+size], or an error if that range does not
-// lie inside the file.
-func fileRange(data []byte, off, size uint64) ([]byte, error) {
-	n := uint64(len(data))
-	if off > n || size > n-off {
-		return nil, fmt.Errorf("file range [0x%X, +0x%X) lies outside the %d-byte file", off, size, n)
+// checkRange reports an error unless [off, off+n) lies inside a file of
+// size bytes.
+func checkRange(size int64, off, n uint64) error {
+	if size < 0 || off > uint64(size) || n > uint64(size)-off {
+		return fmt.Errorf("file range [0x%X, +0x%X) lies outside the %d-byte file", off, n, size)
 	}
-	return data[off : off+size], nil
+	return nil
+}
+
+// readPVHEntry reads n bytes of notes at off (a range checkRange accepted)
+// and looks for the PVH entry in them.
+func readPVHEntry(r io.ReaderAt, off, n uint64) (entry uint32, found bool, err error) {
+	if n > maxNotes {
+		return 0, false, fmt.Errorf("%d bytes of notes; govmm reads at most %d", n, maxNotes)
+	}
+	notes := make([]byte, n)
+	if got, err := r.ReadAt(notes, int64(off)); got < len(notes) {
+		return 0, false, fmt.Errorf("reading the notes: %w", err)
+	}
+	return findPVHEntry(notes)
 }
 
 // findPVHEntry scans a block of ELF notes (Elf64_Nhdr: u32 namesz, u32

@@ -131,7 +131,7 @@ func TestParseELF(t *testing.T) {
 	if !IsELF(data) || IsBzImage(data) {
 		t.Fatalf("magic checks: IsELF %v, IsBzImage %v", IsELF(data), IsBzImage(data))
 	}
-	k, err := ParseELF(data)
+	k, err := parseELF(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func TestParseELF(t *testing.T) {
 	if s.Paddr != synthPaddr || s.Memsz != 0x300 {
 		t.Errorf("segment paddr 0x%X memsz 0x%X, want 0x%X 0x300", s.Paddr, s.Memsz, synthPaddr)
 	}
-	checkBytes(t, "segment data", s.Data, data[0x200:0x300])
+	checkBytes(t, "segment data", segmentBytes(data, s), data[0x200:0x300])
 	if got := k.End(); got != synthPaddr+0x300 {
 		t.Errorf("End = 0x%X, want 0x%X", got, synthPaddr+0x300)
 	}
@@ -209,7 +209,7 @@ func TestParseELFEntryVariants(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k, err := ParseELF(synthELF(tt.spec()))
+			k, err := parseELF(synthELF(tt.spec()))
 			if tt.wantErr != "" {
 				wantErr(t, err, tt.wantErr)
 				return
@@ -256,7 +256,7 @@ func TestParseELFRejects(t *testing.T) {
 			if tt.edit != nil {
 				data = tt.edit(data)
 			}
-			k, err := ParseELF(data)
+			k, err := parseELF(data)
 			if k != nil || err == nil {
 				t.Fatalf("ParseELF accepted it: %+v", k)
 			}

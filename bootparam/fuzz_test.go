@@ -7,14 +7,14 @@ func FuzzParseBzImage(f *testing.F) {
 	f.Add(synthBzImage(bzSpec{setupSects: 0, kernelLen: 16}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		img, err := ParseBzImage(data)
+		img, err := parseBz(data)
 		if err != nil {
 			if img != nil {
 				t.Fatalf("image returned with error %v", err)
 			}
 			return
 		}
-		if !IsBzImage(data) || len(img.Kernel) == 0 || img.Version < 0x020C {
+		if !IsBzImage(data) || img.KernelSize == 0 || img.KernelOffset+img.KernelSize != uint64(len(data)) || img.Version < 0x020C {
 			t.Fatalf("accepted an invalid image: %+v", img)
 		}
 		// Whatever was accepted must give a zero page.
@@ -33,7 +33,7 @@ func FuzzParseELF(f *testing.F) {
 	f.Add(synthELF(s))
 	f.Add([]byte("\x7fELF"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		k, err := ParseELF(data)
+		k, err := parseELF(data)
 		if err != nil {
 			if k != nil {
 				t.Fatalf("kernel returned with error %v", err)
@@ -42,8 +42,8 @@ func FuzzParseELF(f *testing.F) {
 		}
 		inside := false
 		for _, seg := range k.Segments {
-			if uint64(len(seg.Data)) > seg.Memsz {
-				t.Fatalf("segment has %d file bytes but memsz %d", len(seg.Data), seg.Memsz)
+			if seg.Filesz > seg.Memsz || seg.Offset > uint64(len(data)) || seg.Filesz > uint64(len(data))-seg.Offset {
+				t.Fatalf("segment with %d file bytes at %d (memsz %d) in a %d-byte file", seg.Filesz, seg.Offset, seg.Memsz, len(data))
 			}
 			if uint64(k.Entry) >= seg.Paddr && uint64(k.Entry) < seg.Paddr+seg.Memsz {
 				inside = true

@@ -86,14 +86,35 @@ func synthBzImage(s bzSpec) []byte {
 	return b
 }
 
+// parseBz parses a bzImage held in memory.
+func parseBz(data []byte) (*BzImage, error) {
+	return ParseBzImage(bytes.NewReader(data), int64(len(data)))
+}
+
+// parseELF parses an ELF file held in memory.
+func parseELF(data []byte) (*ELFKernel, error) {
+	return ParseELF(bytes.NewReader(data), int64(len(data)))
+}
+
 // mustParseBz parses a synthetic image and fails the test on error.
 func mustParseBz(t *testing.T, data []byte) *BzImage {
 	t.Helper()
-	img, err := ParseBzImage(data)
+	img, err := parseBz(data)
 	if err != nil {
 		t.Fatalf("ParseBzImage: %v", err)
 	}
 	return img
+}
+
+// kernelBytes is the part of data that img says is the protected-mode
+// kernel.
+func kernelBytes(data []byte, img *BzImage) []byte {
+	return data[img.KernelOffset : img.KernelOffset+img.KernelSize]
+}
+
+// segmentBytes is the part of data that s says are its file bytes.
+func segmentBytes(data []byte, s Segment) []byte {
+	return data[s.Offset : s.Offset+s.Filesz]
 }
 
 // diffBytes describes the first few byte differences between got and want.

@@ -23,13 +23,25 @@ func realKernelFile(t *testing.T, name string) string {
 	return matches[len(matches)-1]
 }
 
-func TestRealBzImage(t *testing.T) {
-	path := realKernelFile(t, "bzImage")
-	data, err := os.ReadFile(path)
+// openKernelFile opens path for the test's duration.
+func openKernelFile(t *testing.T, path string) (*os.File, os.FileInfo) {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := ParseBzImage(data)
+	t.Cleanup(func() { f.Close() })
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, st
+}
+
+func TestRealBzImage(t *testing.T) {
+	path := realKernelFile(t, "bzImage")
+	f, st := openKernelFile(t, path)
+	img, err := ParseBzImage(f, st.Size())
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
@@ -39,11 +51,11 @@ func TestRealBzImage(t *testing.T) {
 	if img.Version < 0x020C {
 		t.Errorf("%s: protocol version 0x%04X < 0x020C", path, img.Version)
 	}
-	if img.CmdlineSize < 255 || img.InitSize == 0 || len(img.Kernel) == 0 {
-		t.Errorf("%s: implausible header: cmdline_size %d, init_size 0x%X, kernel %d bytes", path, img.CmdlineSize, img.InitSize, len(img.Kernel))
+	if img.CmdlineSize < 255 || img.InitSize == 0 || img.KernelSize == 0 || img.KernelOffset+img.KernelSize != uint64(st.Size()) {
+		t.Errorf("%s: implausible header: cmdline_size %d, init_size 0x%X, kernel %d bytes at %d", path, img.CmdlineSize, img.InitSize, img.KernelSize, img.KernelOffset)
 	}
 	t.Logf("%s: protocol %s, setup_sects %d, xloadflags 0x%X, cmdline_size %d, initrd_addr_max 0x%X, init_size 0x%X, header %d bytes, kernel %d bytes",
-		path, versionString(img.Version), img.SetupSects, img.XLoadflags, img.CmdlineSize, img.InitrdAddrMax, img.InitSize, len(img.Header), len(img.Kernel))
+		path, versionString(img.Version), img.SetupSects, img.XLoadflags, img.CmdlineSize, img.InitrdAddrMax, img.InitSize, len(img.Header), img.KernelSize)
 	if _, err := BuildZeroPage(img, ZeroPageParams{CmdlineAddr: 0x20000}); err != nil {
 		t.Errorf("BuildZeroPage: %v", err)
 	}
@@ -51,17 +63,14 @@ func TestRealBzImage(t *testing.T) {
 
 func TestRealVmlinux(t *testing.T) {
 	path := realKernelFile(t, "vmlinux")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ParseELF(data)
+	f, st := openKernelFile(t, path)
+	k, err := ParseELF(f, st.Size())
 	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
 	found := false
 	for _, s := range k.Segments {
-		if uint64(k.Entry) >= s.Paddr && uint64(k.Entry) < s.Paddr+uint64(len(s.Data)) {
+		if uint64(k.Entry) >= s.Paddr && uint64(k.Entry) < s.Paddr+s.Filesz {
 			found = true
 		}
 	}

@@ -83,7 +83,7 @@ func TestPlanACPIOff(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, c := range p.chunks {
-			if c.addr < acpiAddr+acpiMax && acpiAddr < c.addr+uint64(len(c.data))+c.zero {
+			if c.addr < acpiAddr+acpiMax && acpiAddr < c.addr+c.size()+c.zero {
 				t.Errorf("ACPI %v: a planned chunk at %#x overlaps the ACPI region", on, c.addr)
 			}
 		}

@@ -156,13 +156,13 @@ func TestPlanLaysOutBzImage(t *testing.T) {
 	}
 	at := map[uint64]chunk{}
 	for _, c := range p.chunks {
-		if !p.inRAM(c.addr, uint64(len(c.data))+c.zero) {
-			t.Errorf("chunk at %#x (%d bytes) is outside RAM", c.addr, len(c.data))
+		if !p.inRAM(c.addr, c.size()+c.zero) {
+			t.Errorf("chunk at %#x (%d bytes) is outside RAM", c.addr, c.size())
 		}
 		at[c.addr] = c
 	}
-	if c := at[kernelAddr]; len(c.data) != 4096 {
-		t.Errorf("kernel: %d bytes at %#x, want 4096", len(c.data), kernelAddr)
+	if c := at[kernelAddr]; c.size() != 4096 {
+		t.Errorf("kernel: %d bytes at %#x, want 4096", c.size(), kernelAddr)
 	}
 	if c := at[cmdlineAddr]; string(c.data) != "quiet\x00" {
 		t.Errorf("command line %q, want %q", c.data, "quiet\x00")
@@ -174,7 +174,7 @@ func TestPlanLaysOutBzImage(t *testing.T) {
 		t.Errorf("entry %+v", p.entry)
 	}
 	// The initrd sits page-aligned at the top of RAM.
-	if c, ok := at[64<<20-4096]; !ok || len(c.data) != 4096 {
+	if c, ok := at[64<<20-4096]; !ok || c.size() != 4096 {
 		t.Errorf("initrd not at the top of RAM: %v", p.chunks)
 	}
 }

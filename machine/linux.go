@@ -15,23 +15,34 @@ import (
 // debug information is far larger than what it loads, but not this large.
 const maxKernelFile = 4 << 30
 
-// planKernel reads -kernel and lays out a Linux boot, choosing the boot path
+// kernelProbe is how many bytes of -kernel planKernel reads to tell a
+// bzImage (magic at 0x202) from an ELF vmlinux (magic at 0).
+const kernelProbe = 0x210
+
+// planKernel opens -kernel and lays out a Linux boot, choosing the boot path
 // from the file's magic: a bzImage boots through the 64-bit boot protocol,
 // an ELF vmlinux through its PVH entry point (which skips the decompressor).
+// Only the headers are read now; the bytes to load are planned as ranges of
+// the file (input.chunk).
 func (p *Plan) planKernel() error {
-	data, err := readInput("-kernel", p.cfg.Kernel, maxKernelFile, "a kernel can be (4 GiB)")
+	in, err := openInput("-kernel", p.cfg.Kernel, maxKernelFile, "a kernel can be (4 GiB)")
 	if err != nil {
 		return err
+	}
+	defer in.Close()
+	head := make([]byte, min(kernelProbe, in.size))
+	if n, err := in.r.ReadAt(head, 0); n < len(head) {
+		return fileError("-kernel", p.cfg.Kernel, err)
 	}
 	e820, err := p.e820()
 	if err != nil {
 		return err
 	}
 	switch {
-	case bootparam.IsELF(data):
-		return p.planPVH(data, e820)
-	case bootparam.IsBzImage(data):
-		return p.planBzImage(data, e820)
+	case bootparam.IsELF(head):
+		return p.planPVH(in, e820)
+	case bootparam.IsBzImage(head):
+		return p.planBzImage(in, e820)
 	}
 	return fmt.Errorf("-kernel %s: neither a bzImage nor an ELF vmlinux", p.cfg.Kernel)
 }
@@ -112,39 +123,42 @@ func (m *Machine) writeMPTable() error {
 	return m.mem.Write(mptableAddr, t)
 }
 
-// planInitrd reads -initrd and places it as high as possible below
-// min(low RAM top, addrMax), above kernelEnd. It returns the address and
-// size (0, 0 without an initrd).
+// planInitrd places -initrd (or Config.InitrdImage) as high as possible
+// below min(low RAM top, addrMax), above kernelEnd. It returns the address
+// and size (0, 0 without an initrd). A regular file is not read now, only
+// opened and sized: load reads it into guest memory.
 func (p *Plan) planInitrd(addrMax, kernelEnd uint64) (uint64, uint64, error) {
 	if p.cfg.Initrd == "" && p.cfg.InitrdImage == nil {
 		return 0, 0, nil
 	}
-	data, name := p.cfg.InitrdImage, "(in memory)"
-	if data == nil {
+	in, name := &input{data: p.cfg.InitrdImage, size: int64(len(p.cfg.InitrdImage))}, "(in memory)"
+	if p.cfg.InitrdImage == nil {
 		what := fmt.Sprintf("guest RAM (-m %d MiB)", p.cfg.MemSize>>20)
 		if p.cfg.MemSize > lowRAMLimit {
 			what = fmt.Sprintf("the %d MiB of RAM below the PCI hole, where the initrd goes", lowRAMLimit>>20)
 		}
 		var err error
-		if data, err = readInput("-initrd", p.cfg.Initrd, p.lowRAMTop(), what); err != nil {
+		if in, err = openInput("-initrd", p.cfg.Initrd, p.lowRAMTop(), what); err != nil {
 			return 0, 0, err
 		}
+		defer in.Close()
 		name = p.cfg.Initrd
 	}
-	addr, err := bootparam.PlaceInitrd(uint64(len(data)), p.lowRAMTop(), addrMax, kernelEnd)
+	size := uint64(in.size)
+	addr, err := bootparam.PlaceInitrd(size, p.lowRAMTop(), addrMax, kernelEnd)
 	if err != nil {
 		return 0, 0, fmt.Errorf("-initrd %s: %v (-m %d MiB)", name, err, p.cfg.MemSize>>20)
 	}
-	p.add(addr, data, 0)
-	p.loadedf("initrd: %d bytes at %#x", len(data), addr)
-	return addr, uint64(len(data)), nil
+	p.addInput(addr, in, 0, size, 0)
+	p.loadedf("initrd: %d bytes at %#x", size, addr)
+	return addr, size, nil
 }
 
 // planBzImage follows the 64-bit boot protocol (boot.rst, "64-bit Boot
 // Protocol"): the protected-mode kernel at 0x100000, a zero page in RSI,
 // long mode on an identity map, entry at the load address + 0x200.
-func (p *Plan) planBzImage(data []byte, e820 []bootparam.E820Entry) error {
-	img, err := bootparam.ParseBzImage(data)
+func (p *Plan) planBzImage(in *input, e820 []bootparam.E820Entry) error {
+	img, err := bootparam.ParseBzImage(in.r, in.size)
 	if err != nil {
 		return fmt.Errorf("-kernel %s: %w", p.cfg.Kernel, err)
 	}
@@ -156,7 +170,7 @@ func (p *Plan) planBzImage(data []byte, e820 []bootparam.E820Entry) error {
 	if kernelEnd > p.lowRAMTop() {
 		return fmt.Errorf("-kernel %s: needs %d MiB from 1 MiB up; -m %d MiB is too small", p.cfg.Kernel, img.MemSize()>>20, p.cfg.MemSize>>20)
 	}
-	p.add(kernelAddr, img.Kernel, 0)
+	p.addInput(kernelAddr, in, img.KernelOffset, img.KernelSize, 0)
 	if err := p.planCmdline(cmdline, added); err != nil {
 		return err
 	}
@@ -172,23 +186,23 @@ func (p *Plan) planBzImage(data []byte, e820 []bootparam.E820Entry) error {
 	}
 	p.add(zeroPageAddr, zp, 0)
 	p.entry = entry{mode: entryLong, regs: kvm.Regs{RIP: kernelAddr + bootparam.Entry64Offset, RSI: zeroPageAddr, RFLAGS: rflagsReserved}}
-	p.loadedf("bzImage: boot protocol %d.%02d, %d bytes at %#x, command line %q", img.Version>>8, img.Version&0xff, len(img.Kernel), kernelAddr, cmdline)
+	p.loadedf("bzImage: boot protocol %d.%02d, %d bytes at %#x, command line %q", img.Version>>8, img.Version&0xff, img.KernelSize, kernelAddr, cmdline)
 	return nil
 }
 
 // planPVH loads an ELF vmlinux's PT_LOAD segments at their physical
 // addresses and enters its XEN_ELFNOTE_PHYS32_ENTRY in 32-bit protected mode
 // with EBX pointing at struct hvm_start_info.
-func (p *Plan) planPVH(data []byte, e820 []bootparam.E820Entry) error {
-	k, err := bootparam.ParseELF(data)
+func (p *Plan) planPVH(in *input, e820 []bootparam.E820Entry) error {
+	k, err := bootparam.ParseELF(in.r, in.size)
 	if err != nil {
 		return fmt.Errorf("-kernel %s: %w", p.cfg.Kernel, err)
 	}
 	for _, s := range k.Segments {
-		if s.Paddr < legacyHoleEnd || s.Paddr+s.Memsz > p.lowRAMTop() || s.Paddr+s.Memsz < s.Paddr || uint64(len(s.Data)) > s.Memsz {
+		if s.Paddr < legacyHoleEnd || s.Paddr+s.Memsz > p.lowRAMTop() || s.Paddr+s.Memsz < s.Paddr || s.Filesz > s.Memsz {
 			return fmt.Errorf("-kernel %s: segment [%#x, +%#x) is outside low RAM 1 MiB-%d MiB (-m)", p.cfg.Kernel, s.Paddr, s.Memsz, p.lowRAMTop()>>20)
 		}
-		p.add(s.Paddr, s.Data, s.Memsz-uint64(len(s.Data)))
+		p.addInput(s.Paddr, in, s.Offset, s.Filesz, s.Memsz-s.Filesz)
 	}
 	cmdline, added := p.cmdline()
 	if err := p.planCmdline(cmdline, added); err != nil {

@@ -50,7 +50,7 @@ func (p *Plan) planRaw() error {
 // guest may load its own code over the reset vector.
 func (p *Plan) covers(addr, n uint64) bool {
 	for _, c := range p.chunks {
-		if c.addr < addr+n && addr < c.addr+uint64(len(c.data))+c.zero {
+		if c.addr < addr+n && addr < c.addr+c.size()+c.zero {
 			return true
 		}
 	}
@@ -89,15 +89,8 @@ func (m *Machine) load(p *Plan) error {
 			return err
 		}
 	}
-	for _, c := range p.chunks {
-		if err := m.mem.Write(memory.GuestAddress(c.addr), c.data); err != nil {
-			return fmt.Errorf("loading the guest: %w", err)
-		}
-		if c.zero > 0 {
-			if err := m.mem.Zero(memory.GuestAddress(c.addr+uint64(len(c.data))), c.zero); err != nil {
-				return fmt.Errorf("loading the guest: %w", err)
-			}
-		}
+	if err := p.writeChunks(m.mem); err != nil {
+		return err
 	}
 	e := p.entry
 	if e.mode != entryReal {

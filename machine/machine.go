@@ -62,8 +62,8 @@ type Machine struct {
 	done       chan struct{}
 }
 
-// New checks cfg and reads its files (Config.Plan), then builds the VM and
-// loads its guest (NewFromPlan). Every problem with cfg or its files is
+// New checks cfg and its files (Config.Plan), then builds the VM and loads
+// its guest (NewFromPlan). Every problem with cfg or its files is
 // reported before KVM is opened. On error nothing is left behind: every
 // resource New acquired is released.
 func New(cfg Config) (*Machine, error) {
@@ -76,8 +76,10 @@ func New(cfg Config) (*Machine, error) {
 
 // NewFromPlan opens KVM, builds the VM that p describes and loads its guest.
 // The errors left at this point come from KVM and the host (no /dev/kvm, a
-// missing capability, memory that cannot be mapped). On error nothing is
-// left behind: every resource NewFromPlan acquired is released.
+// missing capability, memory that cannot be mapped), and from a kernel or
+// initrd file that changed since Plan or can no longer be read (Plan says
+// which bytes are read from the files here). On error nothing is left
+// behind: every resource NewFromPlan acquired is released.
 func NewFromPlan(p *Plan) (*Machine, error) {
 	if p == nil {
 		return nil, errors.New("machine: NewFromPlan needs a Plan from Config.Plan")

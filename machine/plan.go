@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 
@@ -16,15 +15,23 @@ import (
 	"github.com/govmm/govmm/kvm"
 )
 
-// Plan is a Config that has been checked, with its guest read, parsed and
-// laid out: the bytes guest memory starts with and the boot VCPU's entry
-// state. Making a Plan reads the guest's files but opens no KVM device,
-// creates nothing and keeps no file open, so every flag and file error is
-// reported the same way on a host without /dev/kvm. NewFromPlan builds the
-// machine from it; New does both steps.
+// Plan is a Config that has been checked, with its guest parsed and laid
+// out: what guest memory starts with and the boot VCPU's entry state.
+// Making a Plan opens the guest's files and reads the headers it checks
+// (the bzImage setup header, the vmlinux ELF headers and notes), but opens
+// no KVM device, creates nothing and keeps no file open, so every flag and
+// file error is reported the same way on a host without /dev/kvm.
+// NewFromPlan builds the machine from it; New does both steps.
 //
-// A Plan holds the kernel and initrd in memory (Config.RawImage is not
-// copied). It is not changed by NewFromPlan.
+// A Plan does not hold the bytes of a -kernel or -initrd that is a regular
+// file: it records them as ranges of the file, with the file's size,
+// modification time and identity as Plan saw them, and NewFromPlan reads
+// the ranges straight into guest memory. So every machine built from a
+// Plan (a -reboot restart too) re-reads the files, and NewFromPlan fails,
+// with an error naming the flag and the file, if one changed since Plan.
+// A -raw file, a kernel or initrd that is not a regular file (a pipe) and
+// the in-memory images (Config.RawImage, Config.InitrdImage, not copied)
+// are held in memory. A Plan is not changed by NewFromPlan.
 type Plan struct {
 	cfg Config
 	// compat is true when the emulated-ring-0 fix-ups are on.
@@ -39,12 +46,23 @@ type Plan struct {
 	entry entry
 }
 
-// chunk is planned guest memory content: data at addr, then zero bytes of
+// chunk is planned guest memory content at addr: data, or when file is set,
+// the n bytes of file at offset off (read at load); then zero bytes of
 // zeros.
 type chunk struct {
-	addr uint64
-	data []byte
-	zero uint64
+	addr   uint64
+	data   []byte
+	file   *guestFile
+	off, n uint64
+	zero   uint64
+}
+
+// size is the number of content bytes c writes before its zeros.
+func (c chunk) size() uint64 {
+	if c.file != nil {
+		return c.n
+	}
+	return uint64(len(c.data))
 }
 
 // entryMode is the CPU mode VCPU 0 starts in.
@@ -66,7 +84,8 @@ type entry struct {
 
 // Validate reports the first problem with c that New would report before it
 // touches KVM: flags out of range, files that are missing or unusable, a
-// guest that does not fit. It reads the guest's files to do so.
+// guest that does not fit. It opens the guest's files and reads their
+// headers to do so.
 func (c Config) Validate() error {
 	_, err := c.Plan()
 	return err
@@ -254,42 +273,6 @@ func fileError(flag, path string, err error) error {
 	return fmt.Errorf("%s %s: %w", flag, path, err)
 }
 
-// readInput reads a user-supplied file for flag. It refuses a directory and
-// a file longer than limit bytes (what says what the limit is); errors name
-// the flag and the file.
-func readInput(flag, path string, limit uint64, what string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fileError(flag, path, err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fileError(flag, path, err)
-	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("%s %s: is a directory", flag, path)
-	}
-	tooBig := func(size string) error {
-		return fmt.Errorf("%s %s: %s is more than %s", flag, path, size, what)
-	}
-	if st.Mode().IsRegular() && uint64(st.Size()) > limit {
-		return nil, tooBig(mib(uint64(st.Size())))
-	}
-	// A pipe or device has no size: read one byte past the limit.
-	b, err := io.ReadAll(io.LimitReader(f, int64(min(limit, math.MaxInt64-1))+1))
-	if err != nil {
-		return nil, fileError(flag, path, err)
-	}
-	if uint64(len(b)) > limit {
-		return nil, tooBig("the file")
-	}
-	return b, nil
-}
-
-// mib formats a byte count in MiB for errors.
-func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
-
 // lowRAMTop is the end of RAM below 4 GiB.
 func (p *Plan) lowRAMTop() uint64 { return min(p.cfg.MemSize, lowRAMLimit) }
 
@@ -310,6 +293,12 @@ func (p *Plan) inRAM(addr, size uint64) bool {
 // add plans data at addr followed by zero bytes of zeros.
 func (p *Plan) add(addr uint64, data []byte, zero uint64) {
 	p.chunks = append(p.chunks, chunk{addr: addr, data: data, zero: zero})
+}
+
+// addInput plans in's bytes [off, off+n) at addr followed by zero bytes of
+// zeros (input.chunk).
+func (p *Plan) addInput(addr uint64, in *input, off, n, zero uint64) {
+	p.chunks = append(p.chunks, in.chunk(addr, off, n, zero))
 }
 
 // notef adds a -v line logged when the machine is built.
