@@ -10,9 +10,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Builders and checkers for the frames the tap tests send and expect:
-// Ethernet II, ARP (RFC 826), IPv4 (RFC 791), ICMP echo (RFC 792) and UDP
-// (RFC 768), with the Internet checksum of RFC 1071.
+// Builders and checkers for the frames the tap and user network tests send
+// and expect: Ethernet II, ARP (RFC 826), IPv4 (RFC 791), ICMP echo (RFC
+// 792) and UDP (RFC 768), with the Internet checksum of RFC 1071; and
+// reading and writing them, after a virtio-net header on a tap
+// (writeFrame, waitFrame) or bare on the user network's socket (sendFrame,
+// awaitFrame).
 
 const (
 	etherTypeIPv4 = 0x0800
@@ -136,9 +139,10 @@ func udpChecksumOK(ip parsedIPv4) bool {
 	return inetChecksum(pseudo, ip.payload) == 0
 }
 
-// readFrame waits up to timeout for fd to be readable and reads one
-// message: a virtio-net header and a frame. buf's bytes are set to fill
-// first, so that the caller sees which bytes the kernel wrote.
+// readFrame waits up to timeout for the non-blocking fd to be readable and
+// reads one message: on a tap, a virtio-net header and a frame; on the user
+// network's socket, a bare frame. buf's bytes are set to fill first, so
+// that the caller sees which bytes the kernel wrote.
 func readFrame(fd int, timeout time.Duration, fill byte) ([]byte, error) {
 	buf := make([]byte, VnetHdrLen+65536)
 	for i := range buf {
@@ -150,7 +154,7 @@ func readFrame(fd int, timeout time.Duration, fill byte) ([]byte, error) {
 		if err == nil {
 			return buf[:n], nil
 		}
-		if !errors.Is(err, unix.EAGAIN) {
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
 			return nil, err
 		}
 		left := time.Until(deadline)
@@ -164,10 +168,27 @@ func readFrame(fd int, timeout time.Duration, fill byte) ([]byte, error) {
 	}
 }
 
-// waitFrame reads frames from fd until one for which match is true, for at
-// most 5 seconds, and returns it with its virtio-net header. It logs the
-// frames it skips.
+// waitFrame reads messages from a tap fd until one whose frame match
+// accepts, for at most 5 seconds, and returns it split into its virtio-net
+// header and its frame. It logs the frames it skips.
 func waitFrame(t *testing.T, fd int, what string, match func(frame []byte) bool) (hdr, frame []byte) {
+	t.Helper()
+	msg := waitMessage(t, fd, VnetHdrLen, what, match)
+	return msg[:VnetHdrLen], msg[VnetHdrLen:]
+}
+
+// awaitFrame reads bare frames from the user network's fd until match
+// accepts one, for at most 5 seconds. It logs the frames it skips.
+func awaitFrame(t *testing.T, fd int, what string, match func(frame []byte) bool) []byte {
+	t.Helper()
+	return waitMessage(t, fd, 0, what, match)
+}
+
+// waitMessage reads messages of an hdrLen-byte header and a frame from fd
+// until one whose frame match accepts, for at most 5 seconds, and returns
+// that message. A message too short to hold an Ethernet header fails the
+// test.
+func waitMessage(t *testing.T, fd, hdrLen int, what string, match func(frame []byte) bool) []byte {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -175,23 +196,28 @@ func waitFrame(t *testing.T, fd int, what string, match func(frame []byte) bool)
 		if err != nil {
 			t.Fatalf("waiting for %s: %v", what, err)
 		}
-		if len(msg) < VnetHdrLen+ethHdrLen {
-			t.Fatalf("waiting for %s: read %d bytes, shorter than a header and an Ethernet header", what, len(msg))
+		if len(msg) < hdrLen+ethHdrLen {
+			t.Fatalf("waiting for %s: read %d bytes, shorter than a %d-byte header and an Ethernet header", what, len(msg), hdrLen)
 		}
-		if match(msg[VnetHdrLen:]) {
-			return msg[:VnetHdrLen], msg[VnetHdrLen:]
+		if match(msg[hdrLen:]) {
+			return msg
 		}
 		t.Logf("waiting for %s: skipped a frame: % x", what, msg)
 	}
 }
 
-// writeFrame writes one frame to fd after a zero virtio-net header (no
-// checksum to complete, no GSO).
+// writeFrame writes one frame to a tap fd after a zero virtio-net header
+// (no checksum to complete, no GSO).
 func writeFrame(t *testing.T, fd int, frame []byte) {
 	t.Helper()
-	msg := append(make([]byte, VnetHdrLen), frame...)
-	n, err := unix.Write(fd, msg)
-	if err != nil || n != len(msg) {
-		t.Fatalf("writing a %d-byte frame: wrote %d: %v", len(frame), n, err)
+	sendFrame(t, fd, append(make([]byte, VnetHdrLen), frame...))
+}
+
+// sendFrame writes one message to fd: a bare Ethernet frame on the user
+// network's socket.
+func sendFrame(t *testing.T, fd int, msg []byte) {
+	t.Helper()
+	if n, err := unix.Write(fd, msg); err != nil || n != len(msg) {
+		t.Fatalf("writing a %d-byte message: wrote %d: %v", len(msg), n, err)
 	}
 }

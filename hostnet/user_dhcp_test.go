@@ -25,11 +25,11 @@ const (
 func dhcpRenewFrame(mac net.HardwareAddr, xid uint32) []byte {
 	b := dhcpFrame(mac, xid, []byte{optMsgType, 1, dhcpRequest})
 	gw, _ := net.ParseMAC(GatewayMAC)
-	ip := b[uEthLen:]
+	ip := b[ethHdrLen:]
 	m := ip[20+8:]
 	binary.BigEndian.PutUint16(m[10:], 0) // flags: unicast
 	copy(m[12:16], ip4(GuestIP))          // ciaddr
-	return uEthernet(gw, mac, uEtherIPv4, uIPv4(uProtoUDP, ip4(GuestIP), ip4(GatewayIP), ip[20:]))
+	return ethFrame(gw, mac, etherTypeIPv4, ipv4Packet(protoUDP, ip4(GuestIP), ip4(GatewayIP), ip[20:]))
 }
 
 // TestUserDHCPRequestChecks: a REQUEST for an address that is not the
@@ -57,10 +57,10 @@ func TestUserDHCPRequestChecks(t *testing.T) {
 	sendFrame(t, u.FD(), dhcpFrame(testMAC, 0x200, other))
 	sendFrame(t, u.FD(), dhcpFrame(testMAC, 0x201, []byte{optMsgType, 1, dhcpDiscover}))
 	offer := awaitFrame(t, u.FD(), "a DHCP reply", func(f []byte) bool {
-		ip, err := uParseIPv4(f)
-		return err == nil && ip.proto == uProtoUDP && len(ip.payload) >= 8+240 && binary.BigEndian.Uint16(ip.payload[2:]) == 68
+		ip, err := parseIPv4Frame(f)
+		return err == nil && ip.proto == protoUDP && len(ip.payload) >= 8+240 && binary.BigEndian.Uint16(ip.payload[2:]) == 68
 	})
-	if xid := binary.BigEndian.Uint32(offer[uEthLen+20+8+4:]); xid != 0x201 {
+	if xid := binary.BigEndian.Uint32(offer[ethHdrLen+20+8+4:]); xid != 0x201 {
 		t.Errorf("first DHCP reply is for xid %#x, want the DISCOVER's 0x201 (none for another server's REQUEST)", xid)
 	}
 
@@ -78,12 +78,12 @@ func TestUserDHCPRenew(t *testing.T) {
 	u := newTestUser(t, UserConfig{})
 	sendFrame(t, u.FD(), dhcpRenewFrame(testMAC, 0x400))
 	f := awaitFrame(t, u.FD(), "an ARP request for 10.0.2.15", func(f []byte) bool {
-		return binary.BigEndian.Uint16(f[12:]) == uEtherARP && len(f) >= uEthLen+28 &&
-			binary.BigEndian.Uint16(f[uEthLen+6:]) == 1 && net.IP(f[uEthLen+24:uEthLen+28]).Equal(ip4(GuestIP))
+		return binary.BigEndian.Uint16(f[12:]) == etherTypeARP && len(f) >= ethHdrLen+28 &&
+			binary.BigEndian.Uint16(f[ethHdrLen+6:]) == 1 && net.IP(f[ethHdrLen+24:ethHdrLen+28]).Equal(ip4(GuestIP))
 	})
-	a := f[uEthLen:]
-	reply := uARP(2, testMAC, ip4(GuestIP), net.HardwareAddr(a[8:14]), net.IP(a[14:18]))
-	sendFrame(t, u.FD(), uEthernet(net.HardwareAddr(a[8:14]), testMAC, uEtherARP, reply))
+	a := f[ethHdrLen:]
+	reply := arpPacket(2, testMAC, ip4(GuestIP), net.HardwareAddr(a[8:14]), net.IP(a[14:18]))
+	sendFrame(t, u.FD(), ethFrame(net.HardwareAddr(a[8:14]), testMAC, etherTypeARP, reply))
 	ack := awaitDHCP(t, u.FD(), 0x400)
 	if !ack.ip.dst.Equal(ip4(GuestIP)) {
 		t.Errorf("renewal ACK sent to %v, want %s", ack.ip.dst, GuestIP)
@@ -109,8 +109,8 @@ func FuzzUserDHCPReply(f *testing.F) {
 		{optMsgType, 1, dhcpRequest, optRequestedIP, 4, 10, 0, 2, 15},
 		{optMsgType, 1, dhcpRequest, optRequestedIP, 4, 10, 0, 2, 99, optServerID, 4, 10, 0, 2, 2},
 	} {
-		f.Add(dhcpFrame(testMAC, 1, opts)[uEthLen+20+8:])
-		f.Add(dhcpFrame(net.HardwareAddr{2, 0, 0, 0, 0, 9}, 2, opts)[uEthLen+20+8:])
+		f.Add(dhcpFrame(testMAC, 1, opts)[ethHdrLen+20+8:])
+		f.Add(dhcpFrame(net.HardwareAddr{2, 0, 0, 0, 0, 9}, 2, opts)[ethHdrLen+20+8:])
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		d := &dhcpServer{guest: testMAC.String(), leases: map[string]netip.Addr{}, next: netip.AddrFrom4([4]byte{10, 0, 2, dhcpPoolFirst})}

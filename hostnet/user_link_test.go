@@ -19,15 +19,15 @@ import (
 func TestUserLinkDropsOtherUnicast(t *testing.T) {
 	u := newTestUser(t, UserConfig{})
 	gw, _ := net.ParseMAC(GatewayMAC)
-	req := uARP(1, testMAC, ip4(GuestIP), make(net.HardwareAddr, 6), ip4(GatewayIP))
-	sendFrame(t, u.FD(), uEthernet(net.HardwareAddr{0x02, 0, 0, 0, 0, 0x77}, testMAC, uEtherARP, req))
-	if f, err := uReadFrame(u.FD(), 200*time.Millisecond); err == nil {
+	req := arpPacket(1, testMAC, ip4(GuestIP), make(net.HardwareAddr, 6), ip4(GatewayIP))
+	sendFrame(t, u.FD(), ethFrame(net.HardwareAddr{0x02, 0, 0, 0, 0, 0x77}, testMAC, etherTypeARP, req))
+	if f, err := readFrame(u.FD(), 200*time.Millisecond, 0); err == nil {
 		t.Fatalf("a frame to another MAC was answered: % x", f)
 	}
-	sendFrame(t, u.FD(), uEthernet(gw, testMAC, uEtherARP, req))
+	sendFrame(t, u.FD(), ethFrame(gw, testMAC, etherTypeARP, req))
 	awaitFrame(t, u.FD(), "an ARP reply", func(f []byte) bool {
-		return binary.BigEndian.Uint16(f[12:]) == uEtherARP && len(f) >= uEthLen+28 &&
-			binary.BigEndian.Uint16(f[uEthLen+6:]) == 2
+		return binary.BigEndian.Uint16(f[12:]) == etherTypeARP && len(f) >= ethHdrLen+28 &&
+			binary.BigEndian.Uint16(f[ethHdrLen+6:]) == 2
 	})
 }
 
@@ -50,7 +50,7 @@ func TestUserCloseGuestNotReading(t *testing.T) {
 		t.Fatal(err, serr)
 	}
 	const requests = 200 // each gets a 42-byte reply; fewer than linkQueueLen
-	req := uEthernet(uBroadcast, testMAC, uEtherARP, uARP(1, testMAC, ip4(GuestIP), make(net.HardwareAddr, 6), ip4(GatewayIP)))
+	req := ethFrame(broadcastMAC, testMAC, etherTypeARP, arpPacket(1, testMAC, ip4(GuestIP), make(net.HardwareAddr, 6), ip4(GatewayIP)))
 	for i := 0; i < requests; i++ {
 		sendFrame(t, u.FD(), req)
 	}
@@ -78,22 +78,19 @@ func TestUserCloseGuestNotReading(t *testing.T) {
 	waitNoGoroutines(t, base)
 }
 
-// uProtoICMP is ICMP's IPv4 protocol number.
-const uProtoICMP = 1
-
 // answerARP answers f, if it is the gateway's ARP request for GuestIP, as
 // the guest at testMAC, and reports whether it was.
 func answerARP(t *testing.T, fd int, f []byte) bool {
 	t.Helper()
-	if binary.BigEndian.Uint16(f[12:]) != uEtherARP || len(f) < uEthLen+28 {
+	if binary.BigEndian.Uint16(f[12:]) != etherTypeARP || len(f) < ethHdrLen+28 {
 		return false
 	}
-	a := f[uEthLen:]
+	a := f[ethHdrLen:]
 	if binary.BigEndian.Uint16(a[6:]) != 1 || !net.IP(a[24:28]).Equal(ip4(GuestIP)) {
 		return false
 	}
-	reply := uARP(2, testMAC, ip4(GuestIP), net.HardwareAddr(a[8:14]), net.IP(a[14:18]))
-	sendFrame(t, fd, uEthernet(net.HardwareAddr(a[8:14]), testMAC, uEtherARP, reply))
+	reply := arpPacket(2, testMAC, ip4(GuestIP), net.HardwareAddr(a[8:14]), net.IP(a[14:18]))
+	sendFrame(t, fd, ethFrame(net.HardwareAddr(a[8:14]), testMAC, etherTypeARP, reply))
 	return true
 }
 
@@ -104,15 +101,15 @@ func TestUserPingGateway(t *testing.T) {
 	u := newTestUser(t, UserConfig{})
 	gw, _ := net.ParseMAC(GatewayMAC)
 	echo := []byte{8, 0, 0, 0, 0x12, 0x34, 0x00, 0x07, 'p', 'i', 'n', 'g'}
-	binary.BigEndian.PutUint16(echo[2:], uChecksum(echo))
-	sendFrame(t, u.FD(), uEthernet(gw, testMAC, uEtherIPv4, uIPv4(uProtoICMP, ip4(GuestIP), ip4(GatewayIP), echo)))
-	var reply uIPPacket
+	binary.BigEndian.PutUint16(echo[2:], inetChecksum(echo))
+	sendFrame(t, u.FD(), ethFrame(gw, testMAC, etherTypeIPv4, ipv4Packet(protoICMP, ip4(GuestIP), ip4(GatewayIP), echo)))
+	var reply parsedIPv4
 	awaitFrame(t, u.FD(), "an ICMP echo reply", func(f []byte) bool {
 		if answerARP(t, u.FD(), f) {
 			return false
 		}
-		ip, err := uParseIPv4(f)
-		if err != nil || ip.proto != uProtoICMP || len(ip.payload) < 8 || ip.payload[0] != 0 {
+		ip, err := parseIPv4Frame(f)
+		if err != nil || ip.proto != protoICMP || len(ip.payload) < 8 || ip.payload[0] != 0 {
 			return false
 		}
 		reply = ip
@@ -121,7 +118,7 @@ func TestUserPingGateway(t *testing.T) {
 	if !reply.src.Equal(ip4(GatewayIP)) || !reply.dst.Equal(ip4(GuestIP)) {
 		t.Errorf("echo reply from %v to %v, want %s to %s", reply.src, reply.dst, GatewayIP, GuestIP)
 	}
-	if uChecksum(reply.payload) != 0 {
+	if inetChecksum(reply.payload) != 0 {
 		t.Errorf("echo reply: bad ICMP checksum")
 	}
 	if got := reply.payload[4:]; string(got) != string(echo[4:]) {

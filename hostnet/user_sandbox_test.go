@@ -167,56 +167,13 @@ func hostServers(t *testing.T) (tcpPort, udpPort uint16, dnsAddr string) {
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
-	answerUDP := func(pc net.PacketConn) {
-		buf := make([]byte, 512)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			pc.WriteTo(dnsAnswer(buf[:n]), from)
-		}
-	}
 	us, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { us.Close() })
-	go answerUDP(us)
-	var ds net.PacketConn
-	var dl net.Listener
-	for try := 0; ; try++ {
-		if ds, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
-			t.Fatal(err)
-		}
-		if dl, err = net.Listen("tcp", ds.LocalAddr().String()); err == nil {
-			break
-		}
-		ds.Close()
-		if try == 10 {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() { ds.Close(); dl.Close() })
-	go answerUDP(ds)
-	go func() {
-		for {
-			c, err := dl.Accept()
-			if err != nil {
-				return
-			}
-			var l [2]byte
-			if _, err := io.ReadFull(c, l[:]); err == nil {
-				q := make([]byte, binary.BigEndian.Uint16(l[:]))
-				if _, err := io.ReadFull(c, q); err == nil {
-					a := dnsAnswer(q)
-					c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(a))), a...))
-				}
-			}
-			c.Close()
-		}
-	}()
-	return portOf(tl.Addr()), portOf(us.LocalAddr()), ds.LocalAddr().String()
+	go answerDNSUDP(us)
+	return portOf(tl.Addr()), portOf(us.LocalAddr()), fakeDNS(t)
 }
 
 // TestUserUnderSandbox: with sandbox.UserNet every path works under the

@@ -39,45 +39,20 @@ func newTestUser(t *testing.T, cfg UserConfig) *User {
 	return u
 }
 
-// sendFrame writes one bare Ethernet frame to fd.
-func sendFrame(t *testing.T, fd int, frame []byte) {
-	t.Helper()
-	if n, err := unix.Write(fd, frame); err != nil || n != len(frame) {
-		t.Fatalf("writing a %d-byte frame: wrote %d: %v", len(frame), n, err)
-	}
-}
-
-// awaitFrame reads bare frames from fd until match accepts one, for at
-// most 5 seconds.
-func awaitFrame(t *testing.T, fd int, what string, match func(frame []byte) bool) []byte {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		f, err := uReadFrame(fd, time.Until(deadline))
-		if err != nil {
-			t.Fatalf("waiting for %s: %v", what, err)
-		}
-		if len(f) >= uEthLen && match(f) {
-			return f
-		}
-		t.Logf("waiting for %s: skipped a frame: % x", what, f)
-	}
-}
-
 func ip4(s string) net.IP { return net.ParseIP(s).To4() }
 
 // TestUserARP: the gateway answers "who has 10.0.2.2? tell 10.0.2.15"
 // (RFC 826) with a reply from 10.0.2.2, sent to the asker.
 func TestUserARP(t *testing.T) {
 	u := newTestUser(t, UserConfig{})
-	req := uARP(1, testMAC, ip4("10.0.2.15"), make(net.HardwareAddr, 6), ip4("10.0.2.2"))
-	sendFrame(t, u.FD(), uEthernet(uBroadcast, testMAC, uEtherARP, req))
+	req := arpPacket(1, testMAC, ip4("10.0.2.15"), make(net.HardwareAddr, 6), ip4("10.0.2.2"))
+	sendFrame(t, u.FD(), ethFrame(broadcastMAC, testMAC, etherTypeARP, req))
 	f := awaitFrame(t, u.FD(), "an ARP reply", func(f []byte) bool {
-		return binary.BigEndian.Uint16(f[12:]) == uEtherARP && len(f) >= uEthLen+28 &&
-			binary.BigEndian.Uint16(f[uEthLen+6:]) == 2 // ar$op REPLY
+		return binary.BigEndian.Uint16(f[12:]) == etherTypeARP && len(f) >= ethHdrLen+28 &&
+			binary.BigEndian.Uint16(f[ethHdrLen+6:]) == 2 // ar$op REPLY
 	})
-	a := f[uEthLen:]
-	if hrd, pro := binary.BigEndian.Uint16(a[0:]), binary.BigEndian.Uint16(a[2:]); hrd != 1 || pro != uEtherIPv4 || a[4] != 6 || a[5] != 4 {
+	a := f[ethHdrLen:]
+	if hrd, pro := binary.BigEndian.Uint16(a[0:]), binary.BigEndian.Uint16(a[2:]); hrd != 1 || pro != etherTypeIPv4 || a[4] != 6 || a[5] != 4 {
 		t.Errorf("reply is not Ethernet/IPv4: hrd %d pro %#x hln %d pln %d", hrd, pro, a[4], a[5])
 	}
 	sha, spa, tha, tpa := net.HardwareAddr(a[8:14]), net.IP(a[14:18]), net.HardwareAddr(a[18:24]), net.IP(a[24:28])
@@ -130,13 +105,13 @@ func dhcpFrame(mac net.HardwareAddr, xid uint32, opts []byte) []byte {
 	binary.BigEndian.PutUint16(udp[2:], 67)
 	binary.BigEndian.PutUint16(udp[4:], uint16(8+len(m)))
 	udp = append(udp, m...)
-	return uEthernet(uBroadcast, mac, uEtherIPv4, uIPv4(uProtoUDP, ip4("0.0.0.0"), ip4("255.255.255.255"), udp))
+	return ethFrame(broadcastMAC, mac, etherTypeIPv4, ipv4Packet(protoUDP, ip4("0.0.0.0"), ip4("255.255.255.255"), udp))
 }
 
 // dhcpReply is a server's BOOTREPLY: the IP packet, the fixed fields and
 // the options.
 type dhcpReply struct {
-	ip     uIPPacket
+	ip     parsedIPv4
 	yiaddr net.IP
 	chaddr net.HardwareAddr
 	opts   map[byte][]byte
@@ -148,8 +123,8 @@ func awaitDHCP(t *testing.T, fd int, xid uint32) dhcpReply {
 	t.Helper()
 	var r dhcpReply
 	awaitFrame(t, fd, "a DHCP reply", func(f []byte) bool {
-		ip, err := uParseIPv4(f)
-		if err != nil || ip.proto != uProtoUDP || len(ip.payload) < 8+240 {
+		ip, err := parseIPv4Frame(f)
+		if err != nil || ip.proto != protoUDP || len(ip.payload) < 8+240 {
 			return false
 		}
 		u := ip.payload
@@ -160,7 +135,7 @@ func awaitDHCP(t *testing.T, fd int, xid uint32) dhcpReply {
 		if m[0] != 2 || binary.BigEndian.Uint32(m[4:]) != xid {
 			return false
 		}
-		if binary.BigEndian.Uint16(u[6:]) != 0 && !uUDPChecksumOK(ip) {
+		if binary.BigEndian.Uint16(u[6:]) != 0 && !udpChecksumOK(ip) {
 			t.Errorf("DHCP reply: bad UDP checksum")
 		}
 		if !bytes.Equal(m[236:240], []byte{99, 130, 83, 99}) {
@@ -447,11 +422,11 @@ func TestUserRuntFrames(t *testing.T) {
 			t.Fatalf("writing a %d-byte frame: %v", n, err)
 		}
 	}
-	req := uARP(1, testMAC, ip4("10.0.2.15"), make(net.HardwareAddr, 6), ip4("10.0.2.2"))
-	sendFrame(t, u.FD(), uEthernet(uBroadcast, testMAC, uEtherARP, req))
+	req := arpPacket(1, testMAC, ip4("10.0.2.15"), make(net.HardwareAddr, 6), ip4("10.0.2.2"))
+	sendFrame(t, u.FD(), ethFrame(broadcastMAC, testMAC, etherTypeARP, req))
 	awaitFrame(t, u.FD(), "an ARP reply", func(f []byte) bool {
-		return binary.BigEndian.Uint16(f[12:]) == uEtherARP && len(f) >= uEthLen+28 &&
-			binary.BigEndian.Uint16(f[uEthLen+6:]) == 2
+		return binary.BigEndian.Uint16(f[12:]) == etherTypeARP && len(f) >= ethHdrLen+28 &&
+			binary.BigEndian.Uint16(f[ethHdrLen+6:]) == 2
 	})
 }
 

@@ -295,10 +295,11 @@ func dnsAnswer(q []byte) []byte {
 	return r
 }
 
-// TestUserDNSRelay: queries to 10.0.2.2:53 over UDP and TCP reach the
-// configured host DNS server unchanged, and its answers come back.
-func TestUserDNSRelay(t *testing.T) {
-	// A fake DNS server on one loopback port for UDP and TCP.
+// fakeDNS starts a fake DNS server on one loopback port for UDP and TCP,
+// which answers every query with dnsAnswer, and returns its address. It
+// stops when the test ends.
+func fakeDNS(t *testing.T) string {
+	t.Helper()
 	var us net.PacketConn
 	var ts net.Listener
 	for try := 0; ; try++ {
@@ -314,18 +315,8 @@ func TestUserDNSRelay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	defer us.Close()
-	defer ts.Close()
-	go func() {
-		buf := make([]byte, 512)
-		for {
-			n, from, err := us.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			us.WriteTo(dnsAnswer(buf[:n]), from)
-		}
-	}()
+	t.Cleanup(func() { us.Close(); ts.Close() })
+	go answerDNSUDP(us)
 	go func() {
 		for {
 			c, err := ts.Accept()
@@ -344,8 +335,26 @@ func TestUserDNSRelay(t *testing.T) {
 			c.Close()
 		}
 	}()
+	return us.LocalAddr().String()
+}
 
-	u := newTestUser(t, UserConfig{DNS: []string{us.LocalAddr().String()}})
+// answerDNSUDP answers every datagram on pc with dnsAnswer until pc is
+// closed.
+func answerDNSUDP(pc net.PacketConn) {
+	buf := make([]byte, 512)
+	for {
+		n, from, err := pc.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		pc.WriteTo(dnsAnswer(buf[:n]), from)
+	}
+}
+
+// TestUserDNSRelay: queries to 10.0.2.2:53 over UDP and TCP reach the
+// configured host DNS server unchanged, and its answers come back.
+func TestUserDNSRelay(t *testing.T) {
+	u := newTestUser(t, UserConfig{DNS: []string{fakeDNS(t)}})
 	g := newTestGuest(t, u.FD(), testMAC)
 
 	ra := fullAddr("10.0.2.2", 53)

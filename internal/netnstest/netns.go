@@ -1,8 +1,9 @@
-// Package netnstest gives a test a private network namespace, without
-// `ip netns` and without writing anything to the file system (the nested
-// test host's root is read-only, so /run/netns may not be writable).
+// Package netnstest gives a test (New) or a program such as the benchmark
+// (Open) a private network namespace, without `ip netns` and without
+// writing anything to the file system (the nested test host's root is
+// read-only, so /run/netns may not be writable).
 //
-// The namespace belongs to one OS thread: New starts a goroutine that locks
+// The namespace belongs to one OS thread: Open starts a goroutine that locks
 // itself to its thread and calls unshare(CLONE_NEWNET), which moves that
 // thread alone. Everything that must happen inside the namespace runs as a
 // closure on that goroutine (Do). Network namespaces are bound when a
@@ -30,7 +31,6 @@ import (
 	"os/exec"
 	"runtime"
 	"sync"
-	"testing"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -48,21 +48,41 @@ type NS struct {
 // errClosed is what Do returns once the namespace thread is gone.
 var errClosed = errors.New("netnstest: namespace closed")
 
-// New creates a network namespace with its loopback interface up. It fails
-// the test if that is impossible (not root, no network namespaces), and
-// closes the namespace when the test ends.
-func New(t testing.TB) *NS {
+// TB is the part of testing.TB that New uses. It is an interface of its
+// own so that a program that calls only Open (the benchmark) does not link
+// the testing package.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
+// New creates a network namespace with its loopback interface up (Open).
+// It fails the test if that is impossible (not root, no network
+// namespaces), and closes the namespace when the test ends.
+func New(t TB) *NS {
 	t.Helper()
+	n, err := Open()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	t.Cleanup(n.Close)
+	return n
+}
+
+// Open creates a network namespace with its loopback interface up. It
+// needs root (CAP_SYS_ADMIN, and CAP_NET_ADMIN for taps); the caller closes
+// the namespace. It is New for a program that is not a test.
+func Open() (*NS, error) {
 	if os.Geteuid() != 0 {
-		t.Fatalf("netnstest: this test creates a network namespace and tap interfaces, which needs root (euid is %d); run it as root", os.Geteuid())
+		return nil, fmt.Errorf("netnstest: creating a network namespace and tap interfaces needs root (euid is %d); run as root", os.Geteuid())
 	}
 	n := newNS()
 	ready := make(chan error, 1)
 	go n.start(ready)
 	if err := <-ready; err != nil {
-		t.Fatalf("netnstest: %v", err)
+		return nil, fmt.Errorf("netnstest: %w", err)
 	}
-	t.Cleanup(n.Close)
 	err := n.Do(func() error {
 		lo, err := netlink.LinkByName("lo")
 		if err == nil {
@@ -71,9 +91,10 @@ func New(t testing.TB) *NS {
 		return err
 	})
 	if err != nil {
-		t.Fatalf("netnstest: bringing lo up: %v", err)
+		n.Close()
+		return nil, fmt.Errorf("netnstest: bringing lo up: %w", err)
 	}
-	return n
+	return n, nil
 }
 
 func newNS() *NS {

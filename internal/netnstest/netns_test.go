@@ -288,3 +288,23 @@ func waitThreadGone(t *testing.T, tid int) {
 		}
 	}
 }
+
+// TestOpen checks the constructor for programs that are not tests: it
+// returns a working namespace that the caller closes, and New's TB is
+// satisfied by testing.TB.
+func TestOpen(t *testing.T) {
+	var _ TB = testing.TB(nil)
+	n, err := Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid := n.TID()
+	if s := nsOf(t, fmt.Sprintf("/proc/self/task/%d", tid)); s == processNS {
+		t.Errorf("Open's namespace thread is in the process's namespace %s", s)
+	}
+	if err := n.Do(func() error { _, err := netlink.LinkByName("lo"); return err }); err != nil {
+		t.Errorf("Do in Open's namespace: %v", err)
+	}
+	n.Close()
+	waitThreadGone(t, tid)
+}

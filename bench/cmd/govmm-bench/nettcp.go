@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/govmm/govmm/bench"
+	"github.com/govmm/govmm/internal/netnstest"
 )
 
 // Row 10: guest→host TCP throughput over a tap, govmm against QEMU's
@@ -45,9 +46,9 @@ const netIdle = 30 * time.Second
 
 // netOnce runs v once in the namespace, sending bytes, with the host's
 // listener l.
-func (s *suite) netOnce(ns *privateNet, l net.Listener, v netVMM, kernel, initrd string, bytes uint64) (netSample, error) {
+func (s *suite) netOnce(ns *netnstest.NS, l net.Listener, v netVMM, kernel, initrd string, bytes uint64) (netSample, error) {
 	var b netSample
-	if err := ns.flushNeighbours(netTap); err != nil {
+	if err := flushNeighbours(ns, netTap); err != nil {
 		return b, fmt.Errorf("flushing the tap's neighbours: %w", err)
 	}
 	limit := netLimit(bytes)
@@ -63,7 +64,7 @@ func (s *suite) netOnce(ns *privateNet, l net.Listener, v netVMM, kernel, initrd
 		got <- sunk{r, err}
 	}()
 	var p *vmmProc
-	err := ns.do(func() error {
+	err := ns.Do(func() error {
 		var err error
 		p, err = startVMM(v.key, v.argv(kernel, initrd, bytes, limit), netStart, netSent)
 		return err
@@ -168,18 +169,18 @@ func (s *suite) netRow(where string) {
 		s.broke(id, name, fmt.Errorf("the guest's initramfs: %w", err))
 		return
 	}
-	ns, err := newPrivateNet()
+	ns, err := netnstest.Open()
 	if err != nil {
 		s.broke(id, name, err)
 		return
 	}
-	defer ns.close()
-	if err := ns.addTap(netTap, netHostIP+"/24"); err != nil {
+	defer ns.Close()
+	if err := ns.AddTap(netTap, netHostIP+"/24"); err != nil {
 		s.broke(id, name, err)
 		return
 	}
 	var l net.Listener
-	if err := ns.do(func() error {
+	if err := ns.Do(func() error {
 		var err error
 		l, err = net.Listen("tcp", net.JoinHostPort(netHostIP, strconv.Itoa(netPort)))
 		return err
