@@ -153,29 +153,23 @@ func execCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 
 	sess := newExecSession(stdout, stderr)
 	err = f.rootfsConfig(&cfg, rootfs, rwdirs, argv, false)
-	var plan *machine.Plan
-	closeNets := func() {}
-	if err == nil {
-		closeNets, err = openNets(&cfg)
-	}
-	defer func() { closeNets() }()
-	if err == nil {
-		cfg.VirtioConsole = true
-		cfg.VirtioConsoleOut = sess
-		if f.verbose {
-			cfg.Console = io.MultiWriter(sess.klog, cfg.Log)
-		} else {
-			cfg.Console = sess.klog
-		}
-		plan, err = cfg.Plan()
-	}
-	if err == nil {
-		err = f.checkProfileFiles()
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "govmm: %v\n", err)
 		return machine.ExitError
 	}
+	cfg.VirtioConsole = true
+	cfg.VirtioConsoleOut = sess
+	if f.verbose {
+		cfg.Console = io.MultiWriter(sess.klog, cfg.Log)
+	} else {
+		cfg.Console = sess.klog
+	}
+	plan, closeNets, err := f.plan(&cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "govmm: %v\n", err)
+		return machine.ExitError
+	}
+	defer closeNets()
 	return sess.boot(plan, f, stdin, stderr)
 }
 

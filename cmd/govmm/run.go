@@ -206,23 +206,36 @@ func runCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	if f.rootfs != "" { // an interactive shell on the host's files (exec.go)
 		err = f.rootfsConfig(&cfg, rootfs, rwdirs, []string{"/bin/sh"}, true)
 	}
-	var plan *machine.Plan
-	closeNets := func() {}
-	if err == nil {
-		closeNets, err = openNets(&cfg)
-	}
-	defer func() { closeNets() }()
-	if err == nil {
-		plan, err = cfg.Plan()
-	}
-	if err == nil {
-		err = f.checkProfileFiles()
-	}
 	if err != nil {
 		fmt.Fprintf(stderr, "govmm: %v\n", err)
 		return machine.ExitError
 	}
+	plan, closeNets, err := f.plan(&cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "govmm: %v\n", err)
+		return machine.ExitError
+	}
+	defer closeNets()
 	return boot(plan, f, stdin, stderr)
+}
+
+// plan opens the -net backends (once for the whole run), plans cfg and
+// checks the -profile files. On error nothing stays open; otherwise the
+// caller runs the returned function when the run is over.
+func (f *runFlags) plan(cfg *machine.Config) (*machine.Plan, func(), error) {
+	closeNets, err := openNets(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := cfg.Plan()
+	if err == nil {
+		err = f.checkProfileFiles()
+	}
+	if err != nil {
+		closeNets()
+		return nil, nil, err
+	}
+	return plan, closeNets, nil
 }
 
 // checkProfileFiles makes sure the -profile histogram can be written at exit
