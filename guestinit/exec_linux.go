@@ -69,11 +69,7 @@ func execInit() {
 		return
 	}
 	if j.Console {
-		if err := setupRoot(j); err != nil {
-			fail(err)
-			return
-		}
-		if err := EnterRoot(newRoot, j.Dir); err != nil {
+		if err := enterJobRoot(j); err != nil {
 			fail(err)
 			return
 		}
@@ -85,11 +81,7 @@ func execInit() {
 		return
 	}
 	ch.send(FrameReady, []byte(ProtocolVersion))
-	if err := setupRoot(j); err != nil {
-		fail(err)
-		return
-	}
-	if err := EnterRoot(newRoot, j.Dir); err != nil {
+	if err := enterJobRoot(j); err != nil {
 		fail(err)
 		return
 	}
@@ -99,6 +91,15 @@ func execInit() {
 	}
 	ch.send(FrameExit, ExitPayload(code))
 	ch.drain()
+}
+
+// enterJobRoot builds the job's root (setupRoot) and makes it the root and
+// working directory of this process.
+func enterJobRoot(j Job) error {
+	if err := setupRoot(j); err != nil {
+		return err
+	}
+	return EnterRoot(newRoot, j.Dir)
 }
 
 // setupRoot builds the command's root at newRoot: the root share under an
