@@ -90,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&s.quick, "quick", false, "tiny sizes, no kernel boots: checks that every row still runs")
 	fs.StringVar(&s.kernelDir, "kernel-dir", "", "directory with bzImage and vmlinux for row 6 (scripts/build-kernel.sh prints it)")
 	fs.StringVar(&s.initramfs, "initramfs", "", "initramfs for row 6 (default: build/initramfs.cpio, else KERNEL-DIR/initramfs.cpio, else one built here)")
-	fs.StringVar(&s.govmm, "govmm", "", "govmm binary for rows 3, 4 and 6 (default: go build ./cmd/govmm into the build directory)")
+	fs.StringVar(&s.govmm, "govmm", "", "govmm binary for rows 3, 4 and 6 (default: make build into the build directory)")
 	fs.StringVar(&s.build, "build-dir", "", "directory for binaries and scratch files (default: ROOT/build)")
 	fs.BoolVar(&s.noInstall, "no-install", false, "do not apt-get install qemu-system-x86 when it is missing")
 	fs.StringVar(&s.stockDir, "stock-dir", "", "Debian's stock kernel directory for rows 8 and 10 (busybox; scripts/fetch-stock-kernel.sh prints it)")
@@ -217,8 +217,9 @@ func (s *suite) prepare() error {
 	}
 	if s.govmm == "" {
 		s.govmm = filepath.Join(s.build, "govmm")
-		s.progress("building %s (go build ./cmd/govmm)", s.govmm)
-		if err := s.cmd(5*time.Minute, root, "go", "build", "-o", s.govmm, "./cmd/govmm"); err != nil {
+		// make build: the Makefile's flags (GOLDFLAGS) are the release's.
+		s.progress("building %s (make build BUILD=%s)", s.govmm, s.build)
+		if err := s.cmd(5*time.Minute, root, "make", "-s", "build", "BUILD="+s.build); err != nil {
 			return err
 		}
 	} else if s.govmm, err = filepath.Abs(s.govmm); err != nil {
