@@ -34,8 +34,11 @@ all: build
 # the flag replaces nothing.
 GOLDFLAGS := -X=runtime.godebugDefault=disablethp=1
 
+# build makes build/govmm and build/govmm-usernet, the user-mode network
+# helper govmm starts for -net user (it looks beside its own binary).
 build:
 	CGO_ENABLED=0 $(GO) build -ldflags='$(GOLDFLAGS)' -o $(GOVMM) ./cmd/govmm
+	CGO_ENABLED=0 $(GO) build -ldflags='$(GOLDFLAGS)' -o $(BUILD)/govmm-usernet ./cmd/govmm-usernet
 
 # nested builds govmm-nested, the nested test host (static: the L1 runs it as
 # its /init), and installs QEMU and caches the L1 kernel if they are missing.

@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,6 +108,28 @@ func hostfwdExchange(addr string, out []byte, limit time.Duration) ([]byte, erro
 	return nil, fmt.Errorf("no exchange with the guest within %v: %v", limit, last)
 }
 
+// requireUserNetHelper makes sure govmm finds its user-network helper,
+// govmm-usernet: in $GOVMM_USERNET, beside GOVMM_BIN (make build puts
+// build/govmm-usernet beside build/govmm), or else built here for this
+// test (when the harness built govmm itself).
+func requireUserNetHelper(t *testing.T) {
+	t.Helper()
+	if os.Getenv("GOVMM_USERNET") != "" {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(paths.bin), "govmm-usernet")); err == nil {
+		return
+	}
+	p := filepath.Join(t.TempDir(), "govmm-usernet")
+	cmd := exec.Command("go", "build", "-o", p, "./cmd/govmm-usernet")
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // its seccomp filter needs it
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/govmm-usernet: %v\n%s", err, out)
+	}
+	t.Setenv("GOVMM_USERNET", p)
+}
+
 // TestNetUserDHCPWgetHostfwd: with -net user the guest gets 10.0.2.15 by
 // DHCP; busybox wget fetches 10 MiB from an HTTP server on the host's
 // 127.0.0.1 through the gateway address; and through hostfwd the host
@@ -116,6 +139,7 @@ func hostfwdExchange(addr string, out []byte, limit time.Duration) ([]byte, erro
 //testhosts:hardware-only
 func TestNetUserDHCPWgetHostfwd(t *testing.T) {
 	h, dir := requireStock(t)
+	requireUserNetHelper(t)
 	bb := filepath.Join(dir, "busybox")
 	tmp := t.TempDir()
 	script := filepath.Join(tmp, "udhcpc.sh")

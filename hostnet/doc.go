@@ -8,24 +8,22 @@
 //     write sends one, both preceded by a 12-byte struct virtio_net_hdr_v1;
 //     no offloads are enabled, so the kernel never hands over a GSO or
 //     partially checksummed frame.
-//   - user*.go: NewUser is user-mode networking in QEMU's slirp layout,
-//     without privilege. The guest gets 10.0.2.15 by DHCP (a static lease
-//     for its MAC, mask 255.255.255.0, router and DNS 10.0.2.2, one hour);
-//     the gateway at 10.0.2.2 (GatewayMAC) answers ARP, relays DNS to the
-//     host's servers, NATs the guest's TCP and UDP through ordinary host
-//     sockets (10.0.2.2:PORT is the host's 127.0.0.1:PORT; link-local,
-//     loopback and multicast destinations are refused) and serves the host
-//     port forwards into the guest. The gateway is a gVisor netstack whose
-//     NIC reads and writes our end of the frame socket pair itself
-//     (user_link.go), with a DHCP server of its own (user_dhcp.go, messages
-//     coded by insomniacslk/dhcp's dhcpv4). It is not built on
-//     gvisor-tap-vsock, which it once was: that package's tap imports
-//     gopacket/layers, whose init fills some 8 MB of tables in every govmm
-//     process, -net or not (govmm -h: a 15.5 MB binary and 15.2 MB of
-//     maximum RSS then, 12.2 MB and 6.9 MB now, 8.2 MB and 5.4 MB before
-//     networking), and its switch hung on a 1 to 13-byte frame from the
-//     guest and disconnected it on an empty one; here such runts are
-//     dropped.
+//   - user*.go: StartUser is user-mode networking in QEMU's slirp layout,
+//     without privilege, run in a helper process as QEMU runs passt or
+//     slirp4netns: it binds the host port forwards (ListenForward, so that
+//     a taken port is a one-line error naming the forward), makes the
+//     frame socket pair (NewFramePair: SOCK_SEQPACKET, one bare Ethernet
+//     frame per record) and starts govmm-usernet (cmd/govmm-usernet) with
+//     the gateway's end and the listeners, found through $GOVMM_USERNET,
+//     beside the running program or in $PATH (userhelper.go). The gateway
+//     itself, a gVisor netstack with DHCP, a DNS relay, NAT and the
+//     forwards, is package usernet; govmm does not link it, which keeps
+//     gVisor and the DHCP library out of its binary (12.2 MB and 6.6 MB
+//     of maximum RSS for govmm -h with them, 8.9 MB and 5.5 MB without)
+//     and socket, connect and accept4 out of its seccomp filter: the
+//     helper installs its own (sandbox.UserNet). The helper exits at end
+//     of file on the socket, when govmm closes it or dies; when the helper
+//     dies, the device reads end of file and takes the link down.
 //   - spec.go: ParseSpec parses one -net value (user[,hostfwd=...][,mac=...]
 //     or tap:NAME[,mac=...]); StableMAC derives a fixed, locally
 //     administered MAC address from a seed.

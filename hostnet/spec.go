@@ -11,7 +11,7 @@ import (
 
 // The kinds of network a Spec describes.
 const (
-	// KindUser is user-mode networking inside govmm.
+	// KindUser is user-mode networking, run by a helper process (StartUser).
 	KindUser = "user"
 	// KindTap is an existing host TAP interface (OpenTap).
 	KindTap = "tap"

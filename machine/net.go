@@ -51,14 +51,16 @@ func NetMAC(i int, s hostnet.Spec) net.HardwareAddr {
 }
 
 // OpenNet opens the host side of -net i: an existing tap, or a user-mode
-// network whose DHCP server leases GuestIP to NetMAC(i, s). Errors name
-// the tap or the forwarded address.
-func OpenNet(i int, s hostnet.Spec) (virtio.NetBackend, error) {
+// network whose DHCP server leases 10.0.2.15 to NetMAC(i, s), run by the
+// helper govmm-usernet (hostnet.StartUser). sandbox confines the helper
+// with its own seccomp filter (false for govmm -sandbox=off). Errors name
+// the tap, the forwarded address or the helper.
+func OpenNet(i int, s hostnet.Spec, sandbox bool) (virtio.NetBackend, error) {
 	switch s.Kind {
 	case hostnet.KindTap:
 		return hostnet.OpenTap(s.Tap)
 	case hostnet.KindUser:
-		return hostnet.NewUser(hostnet.UserConfig{MAC: NetMAC(i, s), Forwards: s.Forwards})
+		return hostnet.StartUser(hostnet.UserConfig{MAC: NetMAC(i, s), Forwards: s.Forwards, NoSandbox: !sandbox})
 	}
 	return nil, fmt.Errorf("unknown network kind %q", s.Kind)
 }
@@ -84,7 +86,7 @@ func (m *Machine) addNet(i int, n Net) error {
 	be := n.Backend
 	if be == nil {
 		var err error
-		if be, err = OpenNet(i, n.Spec); err != nil {
+		if be, err = OpenNet(i, n.Spec, true); err != nil {
 			return fmt.Errorf("-net: %w", err)
 		}
 	} else {

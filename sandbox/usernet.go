@@ -1,17 +1,25 @@
 package sandbox
 
-// UserNet are the further calls user-mode networking (package hostnet,
-// User) makes while the guest runs: its gateway turns the guest's TCP
-// connections and UDP flows into host sockets (outbound NAT, 10.0.2.2 to
-// the host's loopback, the DNS relay) and accepts connections on the host
-// port forwards. Everything it needs beyond that is set up before Install:
-// the frame socket pair, the forwards' listening sockets (bind, listen)
-// and the DNS servers, read from /etc/resolv.conf once. So files stay
-// closed to govmm (no openat), and so do exec, processes and new VMs.
+// UserNet are the further calls the user-mode network's helper,
+// govmm-usernet (cmd/govmm-usernet, package usernet), makes once it
+// serves: it installs Allowed plus UserNet as its own filter. Its gateway
+// turns the guest's TCP connections and UDP flows into host sockets
+// (outbound NAT, 10.0.2.2 to the host's loopback, the DNS relay) and
+// accepts connections on the host port forwards. Everything else is set up
+// before its filter: govmm makes the frame socket pair and binds the
+// forwards' listening sockets (bind, listen) and hands them over, and the
+// helper reads the DNS servers from /etc/resolv.conf once. So files stay
+// closed to it (no openat), and so do exec, processes and, as the helper
+// has no /dev/kvm, every KVM request.
 //
-// What it does open up: a compromised govmm can connect to any address the
-// host user can reach, over TCP or UDP, and accept on the forwards'
-// sockets. The guest can do the first through the NAT anyway.
+// govmm itself does not get these calls: since the gateway moved to the
+// helper, -net user adds nothing to govmm's filter (its virtio-net device
+// only reads and writes the frame socket, with recvmsg and writev, which
+// Allowed has).
+//
+// What it does open up, in the helper: a compromised helper can connect to
+// any address the host user can reach, over TCP or UDP, and accept on the
+// forwards' sockets. The guest can do the first through the NAT anyway.
 var UserNet = []Rule{
 	// New sockets for the host side of each guest connection or flow,
 	// and for each relayed DNS query.
@@ -26,5 +34,5 @@ var UserNet = []Rule{
 	{Name: "accept4", Why: "user net: accepting connections on the host port forwards' listeners"},
 
 	// Relaying: data itself moves with read and write (in Allowed).
-	{Name: "shutdown", Why: "user net: passing a half-close on (CloseWrite), and Close's shutdown of the frame socket"},
+	{Name: "shutdown", Why: "user net: passing a half-close on (CloseWrite)"},
 }

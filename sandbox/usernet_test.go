@@ -49,7 +49,8 @@ func userNetChild() {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", what, err)
 		os.Exit(5)
 	}
-	// Set-up: listening sockets exist before Install (hostnet.NewUser).
+	// Set-up: listening sockets exist before Install (govmm binds them and
+	// hands them to govmm-usernet).
 	ln := loopbackListener()
 	us, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -121,7 +122,7 @@ func TestUserNetCallsWork(t *testing.T) {
 	}
 }
 
-// TestUserNetNeeded: without UserNet, a TCP connect ends govmm at its
+// TestUserNetNeeded: without UserNet, a TCP connect ends the process at its
 // first call, socket(2).
 func TestUserNetNeeded(t *testing.T) {
 	if !seccomp.Supported() {

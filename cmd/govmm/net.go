@@ -10,7 +10,7 @@ import (
 
 // netHelp is the help of -net, for run and exec.
 const netHelp = "virtio-net device (repeatable; eth0, eth1, ...): " +
-	"user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]...[,mac=MAC] (no privilege; the guest gets 10.0.2.15 by DHCP and reaches the host's 127.0.0.1 at 10.0.2.2) " +
+	"user[,hostfwd=tcp:127.0.0.1:HOSTPORT-:GUESTPORT]...[,mac=MAC] (no privilege; served by the helper govmm-usernet, found beside govmm or in $PATH; the guest gets 10.0.2.15 by DHCP and reaches the host's 127.0.0.1 at 10.0.2.2) " +
 	"or tap:NAME[,mac=MAC] (an existing tap device)"
 
 // netFlag returns the -net flag's parser, which appends to specs.
@@ -38,8 +38,9 @@ func netConfigs(specs []hostnet.Spec) []machine.Net {
 // openNets opens every -net backend once for the whole run, so that a
 // -reboot restart keeps the tap and the user network (its forwarded ports
 // stay bound), and returns the function that closes them. On error nothing
-// stays open.
-func openNets(cfg *machine.Config) (func(), error) {
+// stays open. sandbox is -sandbox: the user network's helper process
+// confines itself with its own seccomp filter unless it is off.
+func openNets(cfg *machine.Config, sandbox bool) (func(), error) {
 	var opened []virtio.NetBackend
 	closeAll := func() {
 		for _, b := range opened {
@@ -47,7 +48,7 @@ func openNets(cfg *machine.Config) (func(), error) {
 		}
 	}
 	for i := range cfg.Nets {
-		be, err := machine.OpenNet(i, cfg.Nets[i].Spec)
+		be, err := machine.OpenNet(i, cfg.Nets[i].Spec, sandbox)
 		if err != nil {
 			closeAll()
 			return func() {}, fmt.Errorf("-net: %w", err)
@@ -56,15 +57,4 @@ func openNets(cfg *machine.Config) (func(), error) {
 		opened = append(opened, be)
 	}
 	return closeAll, nil
-}
-
-// usesUserNet reports whether any -net is user-mode networking, whose
-// goroutines make network system calls while the guest runs.
-func usesUserNet(specs []hostnet.Spec) bool {
-	for _, s := range specs {
-		if s.Kind == hostnet.KindUser {
-			return true
-		}
-	}
-	return false
 }

@@ -223,7 +223,7 @@ func runCmd(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 // checks the -profile files. On error nothing stays open; otherwise the
 // caller runs the returned function when the run is over.
 func (f *runFlags) plan(cfg *machine.Config) (*machine.Plan, func(), error) {
-	closeNets, err := openNets(cfg)
+	closeNets, err := openNets(cfg, bool(f.sandbox))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -524,9 +524,6 @@ func (f *runFlags) sandboxInstaller() func() error {
 	}
 	if f.reboot == "restart" {
 		extra = append(extra, sandbox.Restart...) // a new VM per boot
-	}
-	if usesUserNet(f.nets) {
-		extra = append(extra, sandbox.UserNet...) // sockets to the host and forwards
 	}
 	return func() error { return installSandbox(extra...) }
 }

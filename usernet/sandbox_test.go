@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"bufio"
@@ -17,23 +17,25 @@ import (
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
 	"github.com/elastic/go-seccomp-bpf/arch"
+	"github.com/govmm/govmm/hostnet"
 	"github.com/govmm/govmm/internal/nocgo"
 	"github.com/govmm/govmm/sandbox"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	netipv4 "gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 )
 
-// User networking under govmm's seccomp filter: a child process starts a
-// User and a guest netstack, installs the filter with sandbox.UserNet and
-// then uses every path (NAT to the host's loopback over TCP and UDP, the
-// DNS relay over UDP and TCP, a host port forward). The servers and the
-// forward's client run in this, unfiltered, process, so the child makes
-// only the calls of the User, the guest's frame pumps (poll, read,
-// write) and the Go runtime.
+// The gateway under the seccomp filter govmm-usernet installs: a child
+// process starts a User and a guest netstack, installs the filter with
+// sandbox.UserNet and then uses every path (NAT to the host's loopback
+// over TCP and UDP, the DNS relay over UDP and TCP, a host port forward).
+// The servers and the forward's client run in this, unfiltered, process,
+// so the child makes only the calls of the User, the guest's frame pumps
+// (poll, read, write) and the Go runtime. (cmd/govmm-usernet's test runs
+// the helper itself under its filter.)
 
 // userSandboxEnv holds the child's settings: "filter tcpPort udpPort
 // dnsAddr fwdAddr", filter being "usernet" or "base".
-const userSandboxEnv = "GOVMM_HOSTNET_SANDBOX_CHILD"
+const userSandboxEnv = "GOVMM_USERNET_SANDBOX_CHILD"
 
 // TestUserSandboxChild is the child; it does nothing in a normal run.
 func TestUserSandboxChild(t *testing.T) {
@@ -51,7 +53,7 @@ func TestUserSandboxChild(t *testing.T) {
 
 func userSandboxChild(args []string) error {
 	filter, tcpPort, udpPort, dnsAddr, fwdAddr := args[0], atoiPort(args[1]), atoiPort(args[2]), args[3], args[4]
-	u, err := NewUser(UserConfig{MAC: testMAC, DNS: []string{dnsAddr}, Forwards: []Forward{{HostAddr: fwdAddr, GuestPort: 8080}}})
+	u, err := New(Config{MAC: testMAC, DNS: []string{dnsAddr}}, hostnet.Forward{HostAddr: fwdAddr, GuestPort: 8080})
 	if err != nil {
 		return err
 	}

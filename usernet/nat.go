@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"errors"
@@ -19,7 +19,7 @@ import (
 
 // Guest to host NAT: the gateway's netstack terminates every TCP
 // connection and UDP flow the guest starts, and each is relayed through an
-// ordinary host socket (see the address table in user.go for where).
+// ordinary host socket (see the address table in usernet.go for where).
 
 const (
 	// hostDialTimeout bounds a host connect; the guest's SYN waits for it
@@ -31,22 +31,22 @@ const (
 )
 
 // maxHostSockets bounds the host sockets the guest can have open at once
-// through the NAT and the DNS relay, so that it cannot exhaust govmm's
-// file descriptors; past it new connections are reset and new flows and
-// queries dropped.
+// through the NAT and the DNS relay, so that it cannot exhaust the
+// process's file descriptors; past it new connections are reset and new
+// flows and queries dropped.
 const maxHostSockets = 4096
 
 // takeSocket reserves one of maxHostSockets; giveSocket returns it.
-func (u *User) takeSocket() bool {
+func (g *Gateway) takeSocket() bool {
 	select {
-	case u.sockets <- struct{}{}:
+	case g.sockets <- struct{}{}:
 		return true
 	default:
 		return false
 	}
 }
 
-func (u *User) giveSocket() { <-u.sockets }
+func (g *Gateway) giveSocket() { <-g.sockets }
 
 var (
 	subnetPrefix = netip.MustParsePrefix(Subnet)
@@ -55,10 +55,10 @@ var (
 
 // hostTargets are the host addresses, in the order to try, for a guest
 // connection or flow to dst:port, or nil to refuse it.
-func (u *User) hostTargets(dst netip.Addr, port uint16) []string {
+func (g *Gateway) hostTargets(dst netip.Addr, port uint16) []string {
 	switch {
 	case dst == gatewayIP && port == 53:
-		return u.dns.upstream
+		return g.dns.upstream
 	case dst == gatewayIP:
 		return []string{net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port)))}
 	case !dst.Is4() || !dst.IsGlobalUnicast() || subnetPrefix.Contains(dst):
@@ -73,23 +73,23 @@ func (u *User) hostTargets(dst netip.Addr, port uint16) []string {
 // connects on the host first and completes the guest's handshake only if
 // that worked, else resets it. The forwarder runs it on a goroutine of
 // its own.
-func (u *User) forwardTCP(r *tcp.ForwarderRequest) {
-	if !u.enter() {
+func (g *Gateway) forwardTCP(r *tcp.ForwarderRequest) {
+	if !g.enter() {
 		r.Complete(true)
 		return
 	}
-	defer u.wg.Done()
+	defer g.wg.Done()
 	id := r.ID()
-	targets := u.hostTargets(netip.AddrFrom4(id.LocalAddress.As4()), id.LocalPort)
-	if targets == nil || !u.takeSocket() {
+	targets := g.hostTargets(netip.AddrFrom4(id.LocalAddress.As4()), id.LocalPort)
+	if targets == nil || !g.takeSocket() {
 		r.Complete(true)
 		return
 	}
-	defer u.giveSocket()
+	defer g.giveSocket()
 	var host net.Conn
 	d := net.Dialer{Timeout: hostDialTimeout}
 	for _, t := range targets {
-		c, err := d.DialContext(u.ctx, "tcp", t)
+		c, err := d.DialContext(g.ctx, "tcp", t)
 		if err == nil {
 			host = c
 			break
@@ -106,16 +106,16 @@ func (u *User) forwardTCP(r *tcp.ForwarderRequest) {
 		host.Close()
 		return
 	}
-	u.relay(gonet.NewTCPConn(&wq, ep), host)
+	g.relay(gonet.NewTCPConn(&wq, ep), host)
 }
 
 // forwardUDP handles a guest datagram of a new flow (no netstack endpoint
 // yet): it makes a connected endpoint for the flow and relays it through a
 // connected host UDP socket until the flow is idle for udpIdle. It runs in
 // the netstack's receive path, so it must not block.
-func (u *User) forwardUDP(r *udp.ForwarderRequest) {
+func (g *Gateway) forwardUDP(r *udp.ForwarderRequest) {
 	id := r.ID()
-	targets := u.hostTargets(netip.AddrFrom4(id.LocalAddress.As4()), id.LocalPort)
+	targets := g.hostTargets(netip.AddrFrom4(id.LocalAddress.As4()), id.LocalPort)
 	if targets == nil {
 		return
 	}
@@ -125,7 +125,7 @@ func (u *User) forwardUDP(r *udp.ForwarderRequest) {
 		return
 	}
 	guest := gonet.NewUDPConn(&wq, ep)
-	if !u.spawn(func() { u.udpFlow(guest, targets[0]) }) {
+	if !g.spawn(func() { g.udpFlow(guest, targets[0]) }) {
 		guest.Close()
 	}
 }
@@ -133,32 +133,32 @@ func (u *User) forwardUDP(r *udp.ForwarderRequest) {
 // udpFlow relays datagrams between guest and a new host socket connected
 // to target, both ways, until neither has carried one for udpIdle or
 // Close.
-func (u *User) udpFlow(guest *gonet.UDPConn, target string) {
-	if !u.takeSocket() {
+func (g *Gateway) udpFlow(guest *gonet.UDPConn, target string) {
+	if !g.takeSocket() {
 		guest.Close()
 		return
 	}
-	defer u.giveSocket()
+	defer g.giveSocket()
 	host, err := net.Dial("udp", target)
 	if err != nil {
 		guest.Close()
 		return
 	}
-	if !u.track(guest) {
+	if !g.track(guest) {
 		host.Close()
 		return
 	}
-	defer u.untrack(guest)
+	defer g.untrack(guest)
 	defer guest.Close()
-	if !u.track(host) {
+	if !g.track(host) {
 		return
 	}
-	defer u.untrack(host)
+	defer g.untrack(host)
 	defer host.Close()
 	var last atomic.Int64 // unix nanoseconds of the last datagram
 	last.Store(time.Now().UnixNano())
 	done := make(chan struct{})
-	if !u.spawn(func() { defer close(done); datagrams(guest, host, &last) }) {
+	if !g.spawn(func() { defer close(done); datagrams(guest, host, &last) }) {
 		return
 	}
 	datagrams(host, guest, &last)
@@ -193,20 +193,20 @@ func datagrams(dst, src net.Conn, last *atomic.Int64) {
 
 // relay copies a to b and b to a until both directions end, passing a
 // half-close on, and then closes both. Close ends it early.
-func (u *User) relay(a, b net.Conn) {
-	if !u.track(a) {
+func (g *Gateway) relay(a, b net.Conn) {
+	if !g.track(a) {
 		b.Close()
 		return
 	}
-	defer u.untrack(a)
+	defer g.untrack(a)
 	defer a.Close()
-	if !u.track(b) {
+	if !g.track(b) {
 		return
 	}
-	defer u.untrack(b)
+	defer g.untrack(b)
 	defer b.Close()
 	done := make(chan struct{})
-	if !u.spawn(func() { defer close(done); pipe(b, a) }) {
+	if !g.spawn(func() { defer close(done); pipe(b, a) }) {
 		return
 	}
 	pipe(a, b)

@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"errors"
@@ -12,24 +12,24 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
 
-// gatewayNIC is the netstack's one NIC, on the frame socket (user_link.go).
+// gatewayNIC is the netstack's one NIC, on the frame socket (link.go).
 const gatewayNIC tcpip.NICID = 1
 
 // newGateway builds the gateway: a gVisor netstack whose NIC is link,
 // with the gateway's address, that accepts every destination
 // (promiscuous, spoofing: it terminates the guest's TCP and UDP whatever
 // their address) and hands what it does not serve itself to the NAT
-// forwarders (user_nat.go). ARP for GatewayIP comes with the stack.
+// forwarders (nat.go). ARP for GatewayIP comes with the stack.
 //
 // It has no ICMP transport: the IPv4 layer answers echo requests itself,
 // and the transport would only serve ICMP sockets, which the gateway
-// never opens (leaving it out keeps 77 KB out of govmm's binary).
-func (u *User) newGateway(link *userLink) error {
+// never opens (leaving it out keeps 77 KB out of the binary).
+func (g *Gateway) newGateway(link *userLink) error {
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{netipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
 	})
-	u.stack = s
+	g.stack = s
 	sack := tcpip.TCPSACKEnabled(true)
 	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack); err != nil {
 		return errors.New(err.String())
@@ -57,8 +57,8 @@ func (u *User) newGateway(link *userLink) error {
 
 	// At most 64 guest SYNs wait for their host connect at once; more
 	// are ignored until then (the guest retransmits).
-	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, 0, 64, u.forwardTCP).HandlePacket)
-	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, u.forwardUDP).HandlePacket)
+	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, 0, 64, g.forwardTCP).HandlePacket)
+	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, g.forwardUDP).HandlePacket)
 	return nil
 }
 

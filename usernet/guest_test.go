@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/govmm/govmm/hostnet"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -55,7 +56,7 @@ func startGuest(fd int, mac net.HardwareAddr) (*testGuest, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{netipv4.NewProtocol, arp.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
 	})
-	ep := channel.New(1024, UserMTU+header.EthernetMinimumSize, tcpip.LinkAddress(mac))
+	ep := channel.New(1024, hostnet.UserMTU+header.EthernetMinimumSize, tcpip.LinkAddress(mac))
 	if err := s.CreateNIC(guestNIC, gvethernet.New(ep)); err != nil {
 		return nil, errors.New(err.String())
 	}

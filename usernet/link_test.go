@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"encoding/binary"
@@ -9,15 +9,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The gateway's link (user_link.go): which frames it takes, and how it
-// stops. TestUserRuntFrames (user_test.go) covers frames too short for
+// The gateway's link (link.go): which frames it takes, and how it
+// stops. TestUserRuntFrames (usernet_test.go) covers frames too short for
 // an Ethernet header.
 
 // TestUserLinkDropsOtherUnicast: the gateway is a host on a switch port,
 // not a hub: an ARP request unicast to another MAC is not answered, the
 // same request to the gateway's MAC is.
 func TestUserLinkDropsOtherUnicast(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	gw, _ := net.ParseMAC(GatewayMAC)
 	req := arpPacket(1, testMAC, ip4(GuestIP), make(net.HardwareAddr, 6), ip4(GatewayIP))
 	sendFrame(t, u.FD(), ethFrame(net.HardwareAddr{0x02, 0, 0, 0, 0, 0x77}, testMAC, etherTypeARP, req))
@@ -36,7 +36,7 @@ func TestUserLinkDropsOtherUnicast(t *testing.T) {
 // ends it and every other goroutine.
 func TestUserCloseGuestNotReading(t *testing.T) {
 	base := len(ownGoroutines())
-	u, err := NewUser(UserConfig{MAC: testMAC})
+	u, err := New(Config{MAC: testMAC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func answerARP(t *testing.T, fd int, f []byte) bool {
 // GatewayIP (RFC 792) with an echo reply carrying the same identifier,
 // sequence number and data, with a correct checksum.
 func TestUserPingGateway(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	gw, _ := net.ParseMAC(GatewayMAC)
 	echo := []byte{8, 0, 0, 0, 0x12, 0x34, 0x00, 0x07, 'p', 'i', 'n', 'g'}
 	binary.BigEndian.PutUint16(echo[2:], inetChecksum(echo))

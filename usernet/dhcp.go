@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/govmm/govmm/hostnet"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/iana"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -17,7 +18,7 @@ import (
 )
 
 // The gateway's DHCP server (RFC 2131, options RFC 2132) on GatewayIP,
-// UDP port 67. UserConfig.MAC always gets GuestIP; any other MAC gets the
+// UDP port 67. Config.MAC always gets GuestIP; any other MAC gets the
 // first free address from dhcpPoolFirst up and keeps it. Every lease
 // names GatewayIP as router and DNS server (DNSIP) and lasts dhcpLease.
 
@@ -35,7 +36,7 @@ const (
 // an address that is not the client's lease.
 type dhcpServer struct {
 	conn   *gonet.UDPConn
-	guest  string                // UserConfig.MAC, as net.HardwareAddr.String
+	guest  string                // Config.MAC, as net.HardwareAddr.String
 	leases map[string]netip.Addr // other MACs' addresses
 	next   netip.Addr            // the lowest pool address not yet given out
 }
@@ -127,7 +128,7 @@ func (d *dhcpServer) reply(req *dhcpv4.DHCPv4) *dhcpv4.DHCPv4 {
 	r.UpdateOption(dhcpv4.OptSubnetMask(net.CIDRMask(subnetPrefix.Bits(), 32)))
 	r.UpdateOption(dhcpv4.OptRouter(net.IP(gatewayIP.AsSlice())))
 	r.UpdateOption(dhcpv4.OptDNS(net.ParseIP(DNSIP).To4()))
-	r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionInterfaceMTU, []byte{UserMTU >> 8, UserMTU & 0xff}))
+	r.UpdateOption(dhcpv4.OptGeneric(dhcpv4.OptionInterfaceMTU, []byte{hostnet.UserMTU >> 8, hostnet.UserMTU & 0xff}))
 	return r
 }
 

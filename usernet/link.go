@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"net"
 	"syscall"
 
+	"github.com/govmm/govmm/hostnet"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -49,7 +50,7 @@ func newUserLink(c net.Conn) (*userLink, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch := channel.New(linkQueueLen, UserMTU+header.EthernetMinimumSize, tcpip.LinkAddress(mac))
+	ch := channel.New(linkQueueLen, hostnet.UserMTU+header.EthernetMinimumSize, tcpip.LinkAddress(mac))
 	return &userLink{conn: c, raw: raw, ch: ch, ep: ethernet.New(ch)}, nil
 }
 

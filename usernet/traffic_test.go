@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"context"
@@ -13,11 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govmm/govmm/hostnet"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	netipv4 "gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 )
 
-// Traffic between a guest netstack on FD (user_guest_test.go) and the
+// Traffic between a guest netstack on FD (guest_test.go) and the
 // host's loopback, through the gateway's NAT and forwards.
 
 // bulkSize is how much each side sends in the TCP tests.
@@ -116,7 +117,7 @@ func portOf(addr net.Addr) uint16 {
 // TestUserTCPToHostLoopback: the guest reaches a service on the host's
 // 127.0.0.1 at 10.0.2.2, 1 MiB each way intact, half-closes passed on.
 func TestUserTCPToHostLoopback(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	g := newTestGuest(t, u.FD(), testMAC)
 	ln := listenLoopback(t)
 	gc, err := guestDial(g, "10.0.2.2", portOf(ln.Addr()))
@@ -135,7 +136,7 @@ func TestUserTCPToHostLoopback(t *testing.T) {
 // link-local cloud metadata address, are refused with a reset (the guest
 // sees "connection refused"), not left to time out.
 func TestUserTCPRefused(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	g := newTestGuest(t, u.FD(), testMAC)
 	ln := listenLoopback(t)
 	closed := portOf(ln.Addr())
@@ -168,7 +169,7 @@ func TestUserHostForward(t *testing.T) {
 	free2 := listenLoopback(t)
 	addr2 := free2.Addr().String()
 	free2.Close()
-	u := newTestUser(t, UserConfig{Forwards: []Forward{{HostAddr: addr, GuestPort: 8080}, {HostAddr: addr2, GuestPort: 8081}}})
+	u := newTestUser(t, Config{}, hostnet.Forward{HostAddr: addr, GuestPort: 8080}, hostnet.Forward{HostAddr: addr2, GuestPort: 8081})
 	g := newTestGuest(t, u.FD(), testMAC)
 	gl, err := gonet.ListenTCP(g.s, fullAddr(GuestIP, 8080), netipv4.ProtocolNumber)
 	if err != nil {
@@ -229,7 +230,7 @@ func isTimeout(err error) bool {
 // TestUserUDPToHostLoopback: a guest datagram to 10.0.2.2:PORT reaches the
 // host's 127.0.0.1:PORT, and the reply comes back to the guest's socket.
 func TestUserUDPToHostLoopback(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	g := newTestGuest(t, u.FD(), testMAC)
 	hs, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
@@ -354,7 +355,7 @@ func answerDNSUDP(pc net.PacketConn) {
 // TestUserDNSRelay: queries to 10.0.2.2:53 over UDP and TCP reach the
 // configured host DNS server unchanged, and its answers come back.
 func TestUserDNSRelay(t *testing.T) {
-	u := newTestUser(t, UserConfig{DNS: []string{fakeDNS(t)}})
+	u := newTestUser(t, Config{DNS: []string{fakeDNS(t)}})
 	g := newTestGuest(t, u.FD(), testMAC)
 
 	ra := fullAddr("10.0.2.2", 53)
@@ -399,7 +400,7 @@ func TestUserDNSRelay(t *testing.T) {
 // TestUserHostSocketLimit: past the cap on host sockets a new guest
 // connection is refused; once one ends, connections work again.
 func TestUserHostSocketLimit(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	u.sockets = make(chan struct{}, 1) // a cap of one, before any traffic
 	g := newTestGuest(t, u.FD(), testMAC)
 	ln := listenLoopback(t)

@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"bytes"
@@ -13,25 +13,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govmm/govmm/hostnet"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	netipv4 "gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 )
 
 // The tests act as the guest on User.FD with frames built by hand and check
-// the answers against the RFCs (user_frames_test.go has the builders), or run a guest netstack on it (user_guest_test.go).
+// the answers against the RFCs (frame_test.go has the builders), or run a
+// guest netstack on it (guest_test.go).
 
 // testMAC is the guest's MAC address in these tests (locally administered).
 var testMAC = net.HardwareAddr{0x02, 0x00, 0x00, 0x00, 0x00, 0x15}
 
-// newTestUser starts user networking for testMAC and closes it at the end
-// of the test.
-func newTestUser(t *testing.T, cfg UserConfig) *User {
+// newTestUser starts user networking for testMAC (unless cfg names a MAC)
+// in this process and closes it at the end of the test.
+func newTestUser(t *testing.T, cfg Config, forwards ...hostnet.Forward) *User {
 	t.Helper()
 	if cfg.MAC == nil {
 		cfg.MAC = testMAC
 	}
-	u, err := NewUser(cfg)
+	u, err := New(cfg, forwards...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,7 +46,7 @@ func ip4(s string) net.IP { return net.ParseIP(s).To4() }
 // TestUserARP: the gateway answers "who has 10.0.2.2? tell 10.0.2.15"
 // (RFC 826) with a reply from 10.0.2.2, sent to the asker.
 func TestUserARP(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	req := arpPacket(1, testMAC, ip4("10.0.2.15"), make(net.HardwareAddr, 6), ip4("10.0.2.2"))
 	sendFrame(t, u.FD(), ethFrame(broadcastMAC, testMAC, etherTypeARP, req))
 	f := awaitFrame(t, u.FD(), "an ARP reply", func(f []byte) bool {
@@ -193,7 +195,7 @@ func checkLease(t *testing.T, r dhcpReply, msgType byte, mac net.HardwareAddr) {
 // 10.0.2.2, and REQUEST for it an ACK (RFC 2131 3.1); another MAC gets
 // another address of the subnet.
 func TestUserDHCP(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	sendFrame(t, u.FD(), dhcpFrame(testMAC, 0x11223344, []byte{optMsgType, 1, dhcpDiscover, optParamList, 3, optSubnetMask, optRouter, optDNS}))
 	offer := awaitDHCP(t, u.FD(), 0x11223344)
 	if !offer.yiaddr.Equal(ip4("10.0.2.15")) {
@@ -221,7 +223,7 @@ func TestUserDHCP(t *testing.T) {
 	}
 }
 
-// TestUserForwardPortInUse: a taken forward address fails NewUser with one
+// TestUserForwardPortInUse: a taken forward address fails New with one
 // line that names it.
 func TestUserForwardPortInUse(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -230,10 +232,10 @@ func TestUserForwardPortInUse(t *testing.T) {
 	}
 	defer ln.Close()
 	addr := ln.Addr().String()
-	u, err := NewUser(UserConfig{MAC: testMAC, Forwards: []Forward{{HostAddr: addr, GuestPort: 80}}})
+	u, err := New(Config{MAC: testMAC}, hostnet.Forward{HostAddr: addr, GuestPort: 80})
 	if err == nil {
 		u.Close()
-		t.Fatalf("NewUser with %s taken succeeded", addr)
+		t.Fatalf("New with %s taken succeeded", addr)
 	}
 	msg := err.Error()
 	if !strings.Contains(msg, addr) || strings.Contains(msg, "\n") || !errors.Is(err, syscall.EADDRINUSE) {
@@ -245,14 +247,14 @@ func TestUserForwardPortInUse(t *testing.T) {
 // TestUserBadConfig: a missing or multicast MAC and a malformed DNS server
 // are refused.
 func TestUserBadConfig(t *testing.T) {
-	for _, cfg := range []UserConfig{
+	for _, cfg := range []Config{
 		{},
 		{MAC: net.HardwareAddr{0x01, 0, 0x5e, 0, 0, 1}},
 		{MAC: testMAC, DNS: []string{"not-an-ip"}},
 	} {
-		if u, err := NewUser(cfg); err == nil {
+		if u, err := New(cfg); err == nil {
 			u.Close()
-			t.Errorf("NewUser(%+v) succeeded", cfg)
+			t.Errorf("New(%+v) succeeded", cfg)
 		}
 	}
 }
@@ -264,10 +266,10 @@ func ownGoroutines() []string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "gvisor.dev/gvisor/") || strings.Contains(g, "hostnet.(*userLink)") ||
-			strings.Contains(g, "hostnet.(*dhcpServer)") ||
-			strings.Contains(g, "hostnet.(*User)") || strings.Contains(g, "hostnet.(*dnsRelay)") ||
-			strings.Contains(g, "hostnet.pipe") || strings.Contains(g, "insomniacslk") {
+		if strings.Contains(g, "gvisor.dev/gvisor/") || strings.Contains(g, "usernet.(*userLink)") ||
+			strings.Contains(g, "usernet.(*dhcpServer)") ||
+			strings.Contains(g, "usernet.(*Gateway)") || strings.Contains(g, "usernet.(*dnsRelay)") ||
+			strings.Contains(g, "usernet.pipe") || strings.Contains(g, "insomniacslk") {
 			out = append(out, g)
 		}
 	}
@@ -296,7 +298,7 @@ func waitNoGoroutines(t *testing.T, base int) {
 // is a no-op.
 func TestUserCloseTwice(t *testing.T) {
 	base := len(ownGoroutines())
-	u, err := NewUser(UserConfig{MAC: testMAC})
+	u, err := New(Config{MAC: testMAC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,7 +332,7 @@ func TestUserCloseWithTraffic(t *testing.T) {
 	free := listenLoopback(t)
 	fwd := free.Addr().String()
 	free.Close()
-	u, err := NewUser(UserConfig{MAC: testMAC, Forwards: []Forward{{HostAddr: fwd, GuestPort: 8080}}})
+	u, err := New(Config{MAC: testMAC}, hostnet.Forward{HostAddr: fwd, GuestPort: 8080})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,7 +418,7 @@ func TestUserCloseWithTraffic(t *testing.T) {
 // included, are dropped; the network goes on (an ARP request after them
 // is answered).
 func TestUserRuntFrames(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	for _, n := range []int{0, 1, 6, 12, 13} {
 		if _, err := unix.Write(u.FD(), make([]byte, n)); err != nil {
 			t.Fatalf("writing a %d-byte frame: %v", n, err)
@@ -435,7 +437,7 @@ func TestUserRuntFrames(t *testing.T) {
 // other global addresses to themselves, and never to loopback,
 // link-local, multicast, broadcast or the virtual subnet's other hosts.
 func TestUserHostTargets(t *testing.T) {
-	u := newTestUser(t, UserConfig{DNS: []string{"192.0.2.53"}})
+	u := newTestUser(t, Config{DNS: []string{"192.0.2.53"}})
 	for _, c := range []struct {
 		dst  string
 		port uint16

@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"encoding/binary"
@@ -6,10 +6,11 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/govmm/govmm/hostnet"
 	"github.com/insomniacslk/dhcp/dhcpv4"
 )
 
-// More of the DHCP server (user_dhcp.go) than TestUserDHCP covers: the
+// More of the DHCP server (dhcp.go) than TestUserDHCP covers: the
 // answers RFC 2131 4.3.2 asks for a REQUEST that is not for the client's
 // lease, that names another server, or that renews from the leased
 // address.
@@ -36,7 +37,7 @@ func dhcpRenewFrame(mac net.HardwareAddr, xid uint32) []byte {
 // client's lease gets a broadcast NAK; one naming another server as its
 // server identifier gets no answer; the lease carries the link MTU.
 func TestUserDHCPRequestChecks(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 
 	wrong := []byte{optMsgType, 1, dhcpRequest, optRequestedIP, 4, 10, 0, 2, 99, optServerID, 4, 10, 0, 2, 2}
 	sendFrame(t, u.FD(), dhcpFrame(testMAC, 0x100, wrong))
@@ -66,8 +67,8 @@ func TestUserDHCPRequestChecks(t *testing.T) {
 
 	sendFrame(t, u.FD(), dhcpFrame(testMAC, 0x300, []byte{optMsgType, 1, dhcpDiscover}))
 	o := awaitDHCP(t, u.FD(), 0x300)
-	if got := o.opts[optInterfaceM]; len(got) != 2 || binary.BigEndian.Uint16(got) != UserMTU {
-		t.Errorf("interface MTU option % x, want %d", got, UserMTU)
+	if got := o.opts[optInterfaceM]; len(got) != 2 || binary.BigEndian.Uint16(got) != hostnet.UserMTU {
+		t.Errorf("interface MTU option % x, want %d", got, hostnet.UserMTU)
 	}
 }
 
@@ -75,7 +76,7 @@ func TestUserDHCPRequestChecks(t *testing.T) {
 // unicast to its address, after the gateway has asked by ARP where that
 // address is.
 func TestUserDHCPRenew(t *testing.T) {
-	u := newTestUser(t, UserConfig{})
+	u := newTestUser(t, Config{})
 	sendFrame(t, u.FD(), dhcpRenewFrame(testMAC, 0x400))
 	f := awaitFrame(t, u.FD(), "an ARP request for 10.0.2.15", func(f []byte) bool {
 		return binary.BigEndian.Uint16(f[12:]) == etherTypeARP && len(f) >= ethHdrLen+28 &&

@@ -1,4 +1,4 @@
-package hostnet
+package usernet
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 // The guest's DNS server, DNSIP port 53, relays each query unchanged to
 // the host's DNS servers and the answer back: UDP here, TCP through the
 // TCP NAT forwarder (hostTargets sends DNSIP:53 to the same servers). The
-// servers are fixed when NewUser runs, so nothing reads /etc/resolv.conf
+// servers are fixed when Serve runs, so nothing reads /etc/resolv.conf
 // once the sandbox is in place. (A server that answered through the Go
 // resolver instead would reread /etc/resolv.conf and /etc/hosts when they
 // change, openat after set-up, and know only the record types it knows.)
@@ -82,15 +82,15 @@ func parseResolvConf(f *os.File) []string {
 
 // dnsRelay answers the guest's UDP queries to DNSIP:53.
 type dnsRelay struct {
-	u        *User
+	g        *Gateway
 	conn     *gonet.UDPConn
 	upstream []string
 	slots    chan struct{}
 }
 
 // newDNSRelay binds DNSIP:53 in the gateway's netstack.
-func newDNSRelay(u *User, upstream []string) (*dnsRelay, error) {
-	conn, err := gonet.DialUDP(u.stack, &tcpip.FullAddress{
+func newDNSRelay(g *Gateway, upstream []string) (*dnsRelay, error) {
+	conn, err := gonet.DialUDP(g.stack, &tcpip.FullAddress{
 		NIC:  gatewayNIC,
 		Addr: tcpip.AddrFrom4(netip.MustParseAddr(DNSIP).As4()),
 		Port: 53,
@@ -98,7 +98,7 @@ func newDNSRelay(u *User, upstream []string) (*dnsRelay, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
-	return &dnsRelay{u: u, conn: conn, upstream: upstream, slots: make(chan struct{}, maxDNSInFlight)}, nil
+	return &dnsRelay{g: g, conn: conn, upstream: upstream, slots: make(chan struct{}, maxDNSInFlight)}, nil
 }
 
 // serve reads queries until close.
@@ -118,7 +118,7 @@ func (r *dnsRelay) serve() {
 			continue
 		}
 		q := append([]byte(nil), buf[:n]...)
-		if !r.u.spawn(func() { defer func() { <-r.slots }(); r.answer(q, from) }) {
+		if !r.g.spawn(func() { defer func() { <-r.slots }(); r.answer(q, from) }) {
 			return
 		}
 	}
@@ -127,21 +127,21 @@ func (r *dnsRelay) serve() {
 // answer asks each server in turn and sends the first answer whose ID
 // matches the query's back to the guest.
 func (r *dnsRelay) answer(q []byte, to net.Addr) {
-	if !r.u.takeSocket() {
+	if !r.g.takeSocket() {
 		return
 	}
-	defer r.u.giveSocket()
+	defer r.g.giveSocket()
 	buf := make([]byte, 65536)
 	for _, srv := range r.upstream {
 		c, err := net.DialTimeout("udp", srv, dnsTimeout)
 		if err != nil {
 			continue
 		}
-		if !r.u.track(c) {
+		if !r.g.track(c) {
 			return
 		}
 		n := exchange(c, q, buf)
-		r.u.untrack(c)
+		r.g.untrack(c)
 		c.Close()
 		if n > 0 {
 			_, _ = r.conn.WriteTo(buf[:n], to)
