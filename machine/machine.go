@@ -44,6 +44,9 @@ type Machine struct {
 	VirtioConsole *virtio.Console
 	// UART is COM1; the command feeds it host input.
 	UART *serial.UART
+	// console is the UART's output: Config.Console, written a line at a
+	// time instead of a byte at a time (console_batch.go).
+	console *consoleBatch
 	// nets are the network devices, for -stats.
 	nets []netDev
 
@@ -184,7 +187,8 @@ func (m *Machine) createDevices() error {
 	}
 	m.pio.unknownLog, m.mmio.unknownLog = unknown("port"), unknown("MMIO")
 
-	m.UART = serial.New(m.cfg.Console, m.devs.fixedIRQ("com1", com1IRQ))
+	m.console = newConsoleBatch(m.cfg.Console)
+	m.UART = serial.New(m.console, m.devs.fixedIRQ("com1", com1IRQ))
 	if err := m.pio.Register("com1", com1Port, 8, m.UART); err != nil {
 		return err
 	}
@@ -257,7 +261,8 @@ func (m *Machine) Run(ctx context.Context) Result {
 	}
 	stopSampler()
 	wg.Wait()
-	stopDrainer() // and apply the last coalesced writes
+	stopDrainer()     // and apply the last coalesced writes
+	m.console.flush() // the console's last partial line
 	return m.result
 }
 

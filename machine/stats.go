@@ -62,6 +62,11 @@ func (m *Machine) WriteStats(w io.Writer) {
 	}
 	tw.Flush()
 	m.coalesce.writeStats(w)
+	if m.console != nil {
+		if n := m.console.droppedBytes(); n > 0 {
+			fmt.Fprintf(w, "console output refused: %d bytes\n", n)
+		}
+	}
 	m.writeUnknown(w)
 	m.devs.writeStats(w)
 	m.writeNetStats(w)
