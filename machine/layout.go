@@ -128,5 +128,6 @@ const (
 const acpiPMPort = 0x600
 
 // i8042KbdIRQ is the ISA IRQ the DSDT gives the i8042 keyboard port, as on
-// every PC (govmm's i8042 never raises it; the MP table routes it).
+// every PC; govmm's i8042 raises it to answer a byte for the absent
+// keyboard (devices/i8042), and the MP table routes it.
 const i8042KbdIRQ = 1

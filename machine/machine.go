@@ -192,7 +192,8 @@ func (m *Machine) createDevices() error {
 	if err := m.pio.Register("com1", com1Port, 8, m.UART); err != nil {
 		return err
 	}
-	kbd := i8042.New(func() { m.finish(Result{Code: ExitOK, Reason: "guest reset (i8042 command 0xfe)", Reset: true}) })
+	kbd := i8042.New(func() { m.finish(Result{Code: ExitOK, Reason: "guest reset (i8042 command 0xfe)", Reset: true}) },
+		m.devs.fixedIRQ("i8042", i8042KbdIRQ))
 	if err := m.pio.Register("i8042-data", i8042Data, 1, kbd.DataPort()); err != nil {
 		return err
 	}

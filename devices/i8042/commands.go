@@ -66,7 +66,7 @@ func (c *Controller) writeCommand(cmd byte) {
 }
 
 // writeData handles a write to port 0x60: the parameter of a pending
-// command, or else a byte for the (absent) keyboard, which is dropped.
+// command, or else a byte for the absent keyboard, answered with a time-out.
 func (c *Controller) writeData(b byte) {
 	c.mu.Lock()
 	c.cmdDat = false
@@ -76,6 +76,7 @@ func (c *Controller) writeData(b byte) {
 	switch {
 	case cmd >= cmdWriteRAM && cmd <= cmdWriteRAM+0x1f:
 		c.ram[cmd&0x1f] = b
+		c.updateIRQ() // CTR bit 0 gates IRQ 1
 	case cmd == cmdWriteOut:
 		// Bit 1 (A20) is recorded but not modelled: guest memory
 		// never wraps at 1 MiB under KVM.
@@ -87,8 +88,13 @@ func (c *Controller) writeData(b byte) {
 		c.push(b, false)
 	case cmd == cmdAuxLoop:
 		c.push(b, true)
+	case cmd == 0:
+		// A byte for the keyboard, which is not there: the answer
+		// of an 8042 whose device does not clock it in.
+		c.pushResponse(response{b: noDevice, timeout: true})
 	}
-	// cmdAuxSend and plain keyboard bytes: no device is attached.
+	// cmdAuxSend: no mouse is attached, and there is no IRQ 12 to
+	// report its time-out with; the byte is dropped.
 	c.mu.Unlock()
 	if doReset {
 		c.pulseReset()

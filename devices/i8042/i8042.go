@@ -3,13 +3,15 @@
 // and cleanly instead of timing out, and so that the guest can reset the
 // machine through it (Linux's "reboot=k", the default fallback after ACPI).
 //
-// The controller has no interrupt lines: with no keyboard or mouse there is
-// nothing to interrupt for, and Linux probes the controller by polling.
-// Bytes written to the keyboard or mouse (data port writes that are not a
-// command parameter, and command 0xD4) go nowhere and get no reply; a guest
-// that probes a keyboard will time out there. Linux guests can skip those
-// probes with "i8042.nopnp i8042.nomux i8042.noaux i8042.dumbkbd" (the set
-// Firecracker recommends).
+// A byte sent to the keyboard (a data port write that is not a command
+// parameter) gets what an 8042 with its keyboard unplugged answers: 0xFE
+// with the time-out bit set in the status register, at once, and IRQ 1
+// when the configuration byte enables it. Linux's i8042 driver turns that
+// into SERIO_TIMEOUT and libps2 into a failed command, so atkbd gives up in
+// two round trips instead of waiting out its timeouts (about 0.6 s, which
+// Linux's device_shutdown waits for too when a short-lived guest powers
+// off during the probe). Bytes for the mouse (command 0xD4) are dropped:
+// the controller has no IRQ 12, and Linux finds no AUX port without it.
 //
 // Command and bit names follow Linux's drivers/input/serio/i8042.h.
 package i8042
@@ -28,6 +30,7 @@ const (
 	stCmdDat  = 0x08 // last write was to the command port (1) or data port (0)
 	stKeyLock = 0x10 // 1 = keyboard not inhibited
 	stAuxData = 0x20 // the waiting byte came from the aux (mouse) port
+	stTimeout = 0x40 // the waiting byte reports a device time-out
 )
 
 // Controller configuration byte (CTR) bits.
@@ -48,18 +51,29 @@ const (
 	resetOutPort = 0x03
 	// queueSize bounds pending responses; Linux's flush reads at most 16.
 	queueSize = 16
+	// noDevice is the byte an absent device "answers", with stTimeout
+	// (Linux's i8042.c maps a time-out to 0xFE, libps2's PS2_RET_NAK).
+	noDevice = 0xfe
 )
+
+// IRQ is the controller's keyboard interrupt line (ISA IRQ 1).
+type IRQ interface{ SetLevel(high bool) }
 
 // response is one byte waiting in the output buffer.
 type response struct {
-	b   byte
-	aux bool // from the aux port: sets stAuxData while at the head
+	b       byte
+	aux     bool // from the aux port: sets stAuxData while at the head
+	timeout bool // a device time-out: sets stTimeout while at the head
 }
 
 // Controller is the 8042. Its methods are safe for concurrent use.
 type Controller struct {
 	mu    sync.Mutex
 	reset func()
+	// irq is IRQ 1, high while a keyboard byte waits and the CTR enables
+	// the keyboard interrupt; level is its last level.
+	irq   IRQ
+	level bool
 
 	// ram is the controller's 32-byte internal RAM (commands 0x20-0x3F read
 	// it, 0x60-0x7F write it); ram[0] is the configuration byte (CTR).
@@ -78,9 +92,9 @@ type Controller struct {
 
 // New returns a controller in its reset state. reset is called (from the
 // vCPU's goroutine, without any lock held) whenever the guest pulses the CPU
-// reset line; it may be nil.
-func New(reset func()) *Controller {
-	c := &Controller{reset: reset}
+// reset line; it may be nil. irq is IRQ 1; it may be nil (no interrupts).
+func New(reset func(), irq IRQ) *Controller {
+	c := &Controller{reset: reset, irq: irq}
 	c.Reset()
 	return c
 }
@@ -96,6 +110,21 @@ func (c *Controller) Reset() {
 	c.cmdDat = false
 	c.qHead, c.qLen = 0, 0
 	c.lastRd = 0
+	c.updateIRQ()
+}
+
+// updateIRQ drives IRQ 1 (8042 output IRQ1): high while the output buffer
+// holds a keyboard byte and CTR bit 0 enables its interrupt. An edge-
+// triggered I/O APIC pin sees each new byte as a rising edge, because
+// reading the byte lowers the line. Call it with mu held.
+func (c *Controller) updateIRQ() {
+	high := c.qLen > 0 && !c.queue[c.qHead].aux && c.ram[0]&ctrKbdInt != 0
+	if high == c.level || c.irq == nil {
+		c.level = high
+		return
+	}
+	c.level = high
+	c.irq.SetLevel(high)
 }
 
 // DataPort returns the bus device for port 0x60 (one byte, offset 0).
@@ -151,6 +180,9 @@ func (c *Controller) status() byte {
 		if c.queue[c.qHead].aux {
 			s |= stAuxData
 		}
+		if c.queue[c.qHead].timeout {
+			s |= stTimeout
+		}
 	}
 	return s
 }
@@ -164,15 +196,19 @@ func (c *Controller) readData() byte {
 		c.lastRd = c.queue[c.qHead].b
 		c.qHead = (c.qHead + 1) % queueSize
 		c.qLen--
+		c.updateIRQ()
 	}
 	return c.lastRd
 }
 
 // push queues a response byte; it is dropped if the queue is full.
-func (c *Controller) push(b byte, aux bool) {
+func (c *Controller) push(b byte, aux bool) { c.pushResponse(response{b: b, aux: aux}) }
+
+func (c *Controller) pushResponse(r response) {
 	if c.qLen == queueSize {
 		return
 	}
-	c.queue[(c.qHead+c.qLen)%queueSize] = response{b, aux}
+	c.queue[(c.qHead+c.qLen)%queueSize] = r
 	c.qLen++
+	c.updateIRQ()
 }

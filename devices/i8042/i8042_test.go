@@ -2,6 +2,7 @@ package i8042
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -12,13 +13,14 @@ type harness struct {
 	t      *testing.T
 	c      *Controller
 	resets int
+	irq    lineLog
 	data   bus.Device
 	cmd    bus.Device
 }
 
 func newHarness(t *testing.T) *harness {
 	h := &harness{t: t}
-	h.c = New(func() { h.resets++ })
+	h.c = New(func() { h.resets++ }, &h.irq)
 	h.data, h.cmd = h.c.DataPort(), h.c.CommandPort()
 	return h
 }
@@ -82,9 +84,9 @@ func TestStatusCommandDataBit(t *testing.T) {
 	if st := h.status(); st&stCmdDat == 0 {
 		t.Errorf("status %#02x after a command, want bit 3 set", st)
 	}
-	h.writeData(0xf4) // to the absent keyboard
-	if st := h.status(); st&stCmdDat != 0 || st&stOBF != 0 {
-		t.Errorf("status %#02x after a data write, want bits 3 and 0 clear", st)
+	h.writeData(0xf4) // to the absent keyboard, which answers with a time-out
+	if st := h.status(); st&stCmdDat != 0 {
+		t.Errorf("status %#02x after a data write, want bit 3 clear", st)
 	}
 }
 
@@ -172,7 +174,9 @@ func TestPulseReset(t *testing.T) {
 			t.Errorf("command %#02x: resets = %d, want reset %v", tc.cmd, h.resets, tc.reset)
 		}
 	}
-	New(nil).CommandPort().Write(0, []byte{0xfe}) // nil reset: no panic
+	c := New(nil, nil) // nil reset and IRQ: no panic
+	c.CommandPort().Write(0, []byte{0xfe})
+	c.DataPort().Write(0, []byte{0xff})
 }
 
 // The reset callback runs without the lock held, so it may touch the
@@ -188,7 +192,7 @@ func TestResetCallbackMayReenter(t *testing.T) {
 		c.CommandPort().Read(0, b[:])
 		inside = append(inside, b[0])
 		c.Reset()
-	})
+	}, nil)
 	h := &harness{t: t, c: c, data: c.DataPort(), cmd: c.CommandPort()}
 	// Leave state a reset must clear: CTR 0x00 (system flag off, so status
 	// bit 2 clear) and the output port (0x03) waiting in the output buffer.
@@ -239,14 +243,63 @@ func TestLoopCommands(t *testing.T) {
 	h.response("keyboard loop", 0xab)
 }
 
-func TestDeviceWritesDropped(t *testing.T) {
+// lineLog records an IRQ line's levels.
+type lineLog struct{ levels []bool }
+
+func (l *lineLog) SetLevel(high bool) { l.levels = append(l.levels, high) }
+
+// TestAbsentKeyboardAnswersTimeout: a byte for the keyboard gets, at once,
+// 0xFE with status bit 6 (time-out) and a rising IRQ 1 (the CTR's reset
+// value enables it); reading the byte clears OBF and the time-out bit and
+// lowers the line. Linux's i8042_interrupt passes that on as
+// SERIO_TIMEOUT, and libps2 takes 0xFE as a NAK: the command fails now
+// instead of after its timeout.
+func TestAbsentKeyboardAnswersTimeout(t *testing.T) {
 	h := newHarness(t)
-	h.writeData(0xff) // keyboard reset: no keyboard
+	h.writeData(0xf2) // ATKBD_CMD_GETID
+	if st := h.status(); st&(stOBF|stTimeout|stAuxData) != stOBF|stTimeout {
+		t.Fatalf("status = %#02x, want OBF and time-out (0x41), not AUXDATA", st)
+	}
+	if fmt.Sprint(h.irq.levels) != "[true]" {
+		t.Fatalf("IRQ 1 levels %v, want [true]", h.irq.levels)
+	}
+	h.response("answer for the absent keyboard", 0xfe)
+	if st := h.status(); st&stTimeout != 0 {
+		t.Errorf("status = %#02x after the read, time-out still set", st)
+	}
+	if fmt.Sprint(h.irq.levels) != "[true false]" {
+		t.Errorf("IRQ 1 levels %v, want [true false]", h.irq.levels)
+	}
+}
+
+// TestKeyboardIRQFollowsCTR: with CTR bit 0 clear the answer waits without
+// an interrupt, and setting the bit raises IRQ 1 for it.
+func TestKeyboardIRQFollowsCTR(t *testing.T) {
+	h := newHarness(t)
+	h.command(0x60)
+	h.writeData(0x44) // CTR: translation and system flag, no interrupts
+	h.writeData(0xff) // keyboard reset
+	if h.status()&stOBF == 0 || len(h.irq.levels) != 0 {
+		t.Fatalf("status %#02x, IRQ levels %v: want the answer waiting, no IRQ", h.status(), h.irq.levels)
+	}
+	h.command(0x60)
+	h.writeData(0x45) // keyboard interrupt on
+	if fmt.Sprint(h.irq.levels) != "[true]" {
+		t.Fatalf("IRQ 1 levels %v, want [true]", h.irq.levels)
+	}
+}
+
+// TestMouseWritesDropped: a byte for the absent mouse gets no answer (the
+// controller has no IRQ 12), and device writes never touch the CTR.
+func TestMouseWritesDropped(t *testing.T) {
+	h := newHarness(t)
 	h.command(0xd4)
 	h.writeData(0xf4) // to the absent mouse
 	if st := h.status(); st&stOBF != 0 {
 		t.Errorf("status = %#02x, want OBF clear", st)
 	}
+	h.writeData(0xff) // keyboard reset: answered, and the CTR unchanged
+	h.readData()
 	if got := h.ctr(); got != 0x45 {
 		t.Errorf("CTR = %#02x changed by device writes", got)
 	}
@@ -258,6 +311,7 @@ func TestNewCommandCancelsPendingParameter(t *testing.T) {
 	h.command(0xaa)
 	h.response("self test", 0x55)
 	h.writeData(0x00) // keyboard byte now, not CTR
+	h.response("absent keyboard", 0xfe)
 	if got := h.ctr(); got != 0x45 {
 		t.Errorf("CTR = %#02x, want 0x45", got)
 	}
