@@ -5,8 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-
-	"github.com/u-root/u-root/pkg/boot/bzimage"
 )
 
 // Setup header offsets and values fixed by boot.rst ("The Real-Mode Kernel
@@ -18,6 +16,23 @@ const (
 	offJump        = 0x200 // jump, u16; byte 0x201 gives the header length
 	offHeaderEnd   = 0x202 // the setup header ends at 0x202 + byte at 0x201
 	offHeaderMagic = 0x202 // header, "HdrS"
+
+	// The other fields ParseBzImage reads, by their offsets in the
+	// table of boot.rst ("The Real-Mode Kernel Header").
+	offSyssize           = 0x1F4 // syssize, u32 (2.04+)
+	offVersion           = 0x206 // version, u16
+	offLoadflags         = 0x211 // loadflags, u8
+	offInitrdAddrMax     = 0x22C // initrd_addr_max, u32 (2.03+)
+	offKernelAlignment   = 0x230 // kernel_alignment, u32 (2.05+)
+	offRelocatableKernel = 0x234 // relocatable_kernel, u8 (2.05+)
+	offXLoadflags        = 0x236 // xloadflags, u16 (2.12+)
+	offCmdlineSize       = 0x238 // cmdline_size, u32 (2.06+)
+	offPrefAddress       = 0x258 // pref_address, u64 (2.10+)
+	offInitSize          = 0x260 // init_size, u32 (2.10+)
+	// setupHeaderLen is how much of the image ParseBzImage needs at
+	// least: up to the end of kernel_info_offset (0x264, 4 bytes), the
+	// last field of protocol 2.15.
+	setupHeaderLen = 0x268
 
 	// maxHeaderEnd is where struct setup_header must end inside struct
 	// boot_params: bootparam.h pads it up to edd_mbr_sig_buffer at 0x290.
@@ -110,12 +125,16 @@ type BzImage struct {
 	KernelOffset, KernelSize uint64
 }
 
+// headerMagic is the setup header's "header" field (boot.rst: 'Field name:
+// header', "HdrS").
+var headerMagic = []byte("HdrS")
+
 // IsBzImage reports whether data starts like a bzImage: boot_flag 0xAA55 at
 // 0x1FE and the "HdrS" magic at 0x202. It does no further validation.
 func IsBzImage(data []byte) bool {
 	return len(data) >= offHeaderMagic+4 &&
 		binary.LittleEndian.Uint16(data[offBootFlag:]) == bootFlagMagic &&
-		bytes.Equal(data[offHeaderMagic:offHeaderMagic+4], bzimage.HeaderMagic[:])
+		bytes.Equal(data[offHeaderMagic:offHeaderMagic+4], headerMagic)
 }
 
 // ParseBzImage validates a bzImage of size bytes, read through r, for the
@@ -124,25 +143,21 @@ func IsBzImage(data []byte) bool {
 // 0x290 bytes at most) and decompresses nothing. Errors name the offending
 // field and value; callers add the file name.
 func ParseBzImage(r io.ReaderAt, size int64) (*BzImage, error) {
-	var h bzimage.LinuxHeader // laid out from offset 0; ends at 0x268
-	hsize := binary.Size(h)
-	if size < int64(hsize) {
-		return nil, fmt.Errorf("not a bzImage: file is %d bytes, too short for the setup header (%d bytes)", size, hsize)
+	if size < setupHeaderLen {
+		return nil, fmt.Errorf("not a bzImage: file is %d bytes, too short for the setup header (%d bytes)", size, setupHeaderLen)
 	}
 	data := make([]byte, min(size, maxHeaderEnd))
 	if n, err := r.ReadAt(data, 0); n < len(data) {
 		return nil, fmt.Errorf("reading the setup header: %w", err)
 	}
-	if err := binary.Read(bytes.NewReader(data[:hsize]), binary.LittleEndian, &h); err != nil {
-		return nil, fmt.Errorf("not a bzImage: reading setup header: %w", err)
+	le := binary.LittleEndian
+	if flag := le.Uint16(data[offBootFlag:]); flag != bootFlagMagic {
+		return nil, fmt.Errorf("not a bzImage: boot_flag at 0x1FE is 0x%04X, want 0xAA55", flag)
 	}
-	if h.Bootsectormagic != bootFlagMagic {
-		return nil, fmt.Errorf("not a bzImage: boot_flag at 0x1FE is 0x%04X, want 0xAA55", h.Bootsectormagic)
+	if magic := data[offHeaderMagic : offHeaderMagic+4]; !bytes.Equal(magic, headerMagic) {
+		return nil, fmt.Errorf("not a bzImage: missing HdrS magic at 0x202 (found %q)", magic)
 	}
-	if h.HeaderMagic != bzimage.HeaderMagic {
-		return nil, fmt.Errorf("not a bzImage: missing HdrS magic at 0x202 (found %q)", h.HeaderMagic[:])
-	}
-	v := h.Protocolversion
+	v := le.Uint16(data[offVersion:])
 	if v < MinVersionCmdlineSize {
 		return nil, fmt.Errorf("boot protocol %s (version 0x%04X at 0x206) is too old: need >= 2.06 for cmdline_size", versionString(v), v)
 	}
@@ -154,13 +169,14 @@ func ParseBzImage(r io.ReaderAt, size int64) (*BzImage, error) {
 		return nil, fmt.Errorf("setup header ends at 0x%X (byte 0x%02X at 0x201), before the end of init_size at 0x%X", end, data[offJump+1], minHeaderEnd)
 	}
 	end = min(end, maxHeaderEnd)
-	if h.XLoadFlags&XLFKernel64 == 0 {
-		return nil, fmt.Errorf("not a 64-bit kernel: xloadflags (0x236) is 0x%04X, XLF_KERNEL_64 (bit 0) is clear", h.XLoadFlags)
+	xloadflags, loadflags := le.Uint16(data[offXLoadflags:]), data[offLoadflags]
+	if xloadflags&XLFKernel64 == 0 {
+		return nil, fmt.Errorf("not a 64-bit kernel: xloadflags (0x236) is 0x%04X, XLF_KERNEL_64 (bit 0) is clear", xloadflags)
 	}
-	if h.Loadflags&LoadedHigh == 0 {
-		return nil, fmt.Errorf("loadflags (0x211) is 0x%02X, LOADED_HIGH (bit 0) is clear: zImage kernels are not supported", h.Loadflags)
+	if loadflags&LoadedHigh == 0 {
+		return nil, fmt.Errorf("loadflags (0x211) is 0x%02X, LOADED_HIGH (bit 0) is clear: zImage kernels are not supported", loadflags)
 	}
-	sects := h.SetupSects
+	sects := data[offSetupSects]
 	if sects == 0 {
 		sects = defaultSetupSects
 	}
@@ -174,26 +190,27 @@ func ParseBzImage(r io.ReaderAt, size int64) (*BzImage, error) {
 	}
 	// syssize (0x1F4, 2.04+) is the protected-mode size in 16-byte
 	// paragraphs; allow it to be rounded up.
-	if want := uint64(h.Syssize) * 16; kernelSize+15 < want {
-		return nil, fmt.Errorf("bzImage truncated: syssize (0x1F4) is %d paragraphs (%d bytes) but the protected-mode kernel is %d bytes", h.Syssize, want, kernelSize)
+	syssize := le.Uint32(data[offSyssize:])
+	if want := uint64(syssize) * 16; kernelSize+15 < want {
+		return nil, fmt.Errorf("bzImage truncated: syssize (0x1F4) is %d paragraphs (%d bytes) but the protected-mode kernel is %d bytes", syssize, want, kernelSize)
 	}
 
 	img := &BzImage{
 		Version:           v,
 		SetupSects:        sects,
-		Loadflags:         h.Loadflags,
-		XLoadflags:        h.XLoadFlags,
-		CmdlineSize:       h.CmdLineSize,
-		InitrdAddrMax:     h.InitrdAddrMax,
-		KernelAlignment:   h.Kernelalignment,
-		RelocatableKernel: h.RelocatableKernel != 0,
+		Loadflags:         loadflags,
+		XLoadflags:        xloadflags,
+		CmdlineSize:       le.Uint32(data[offCmdlineSize:]),
+		InitrdAddrMax:     le.Uint32(data[offInitrdAddrMax:]),
+		KernelAlignment:   le.Uint32(data[offKernelAlignment:]),
+		RelocatableKernel: data[offRelocatableKernel] != 0,
 		Header:            data[offSetupSects:end:end],
 		KernelOffset:      uint64(setupLen),
 		KernelSize:        kernelSize,
 	}
 	if v >= minVersionPrefAddress {
-		img.PrefAddress = h.PrefAddress
-		img.InitSize = h.InitSize
+		img.PrefAddress = le.Uint64(data[offPrefAddress:])
+		img.InitSize = le.Uint32(data[offInitSize:])
 	}
 	return img, nil
 }

@@ -2,19 +2,8 @@ package bootparam
 
 import (
 	"bytes"
-	"encoding/binary"
 	"testing"
-
-	"github.com/u-root/u-root/pkg/boot/bzimage"
 )
-
-func TestLinuxHeaderLayout(t *testing.T) {
-	// bzimage.LinuxHeader is read from offset 0 and must end exactly at
-	// kernel_info_offset (0x268), the last 2.11-2.14 field.
-	if n := binary.Size(bzimage.LinuxHeader{}); n != 0x268 {
-		t.Fatalf("binary.Size(LinuxHeader) = 0x%X, want 0x268", n)
-	}
-}
 
 func TestParseBzImage(t *testing.T) {
 	data := synthBzImage(bzSpec{setupSects: 7, kernelLen: 4096})
