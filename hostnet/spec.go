@@ -1,9 +1,10 @@
 package hostnet
 
 import (
-	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"strconv"
 	"strings"
@@ -186,10 +187,17 @@ func parseMAC(s string) (net.HardwareAddr, error) {
 }
 
 // StableMAC returns a MAC address derived from seed: the first six bytes of
-// SHA-256(seed), made a unicast (I/G bit 0) and locally administered (U/L
-// bit 1) address. The same seed always gives the same address.
+// the big-endian 64-bit FNV-1a hash of seed, made a unicast (I/G bit 0) and
+// locally administered (U/L bit 1) address. The same seed always gives the
+// same address. FNV, not a cryptographic hash: the address needs no
+// secrecy, and crypto/sha256 would link Go's FIPS entropy source, a 32 MiB
+// array in the binary's BSS that a host with transparent huge pages backs
+// with a 2 MiB page.
 func StableMAC(seed string) net.HardwareAddr {
-	sum := sha256.Sum256([]byte(seed))
+	h := fnv.New64a()
+	h.Write([]byte(seed))
+	var sum [8]byte
+	binary.BigEndian.PutUint64(sum[:], h.Sum64())
 	mac := net.HardwareAddr(sum[:6:6])
 	mac[0] = mac[0]&^0x01 | 0x02
 	return mac
