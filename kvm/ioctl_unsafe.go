@@ -35,15 +35,6 @@ func ioctlVal(fd int, req, val uintptr) (uintptr, error) {
 	}
 }
 
-// runRaw issues KVM_RUN as a raw system call (VCPU.RunHot): the Go
-// scheduler is not told, and EINTR is returned, not retried.
-func runRaw(fd int) error {
-	if _, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), ioctlRun, 0); e != 0 {
-		return e
-	}
-	return nil
-}
-
 // sliceAddr is the host address of b[0], for KVM_SET_USER_MEMORY_REGION.
 func sliceAddr(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
 

@@ -94,23 +94,8 @@ func (v *vcpu) loop() {
 	defer v.tid.Store(0)
 	m := v.m
 	timed := m.cfg.Stats
-	hot := false
 	for !m.stopping.Load() {
-		var exit *kvm.Exit
-		var err error
-		if hot {
-			exit, err = v.cpu.RunHot()
-		} else {
-			exit, err = v.cpu.Run()
-		}
-		// A port or MMIO access tends to come in a run of them (a
-		// console line, a device's set-up): enter the guest again with
-		// the cheaper raw call. Anything else, and in particular the
-		// signal with which Go's sysmon preempts a goroutine that held
-		// its P in the guest for 10 ms, goes back to the plain call,
-		// which leaves the P to other goroutines while the guest runs
-		// or halts (procs.go keeps one P per VCPU on top).
-		hot = err == nil && (exit.Reason == kvm.ExitIO || exit.Reason == kvm.ExitMMIO)
+		exit, err := v.cpu.Run()
 		var t0 time.Time
 		if timed {
 			t0 = time.Now()
