@@ -116,7 +116,7 @@ func TestTapDataPath(t *testing.T) {
 	writeFrame(t, fd, ethFrame(tapMAC, peerMAC, etherTypeARP, arpPacket(2, peerMAC, peerIP, tapMAC, hostIP)))
 	hdr, frame = waitFrame(t, fd, "the UDP datagram", func(f []byte) bool {
 		ip, err := parseIPv4Frame(f)
-		return err == nil && ip.proto == protoUDP
+		return err == nil && ip.Proto == protoUDP
 	})
 	checkVnetHdr(t, "UDP datagram", hdr)
 	if !bytes.Equal(frame[0:6], peerMAC) || !bytes.Equal(frame[6:12], tapMAC) {
@@ -124,10 +124,10 @@ func TestTapDataPath(t *testing.T) {
 			net.HardwareAddr(frame[6:12]), net.HardwareAddr(frame[0:6]), tapMAC, peerMAC)
 	}
 	ip, _ := parseIPv4Frame(frame)
-	udp := ip.payload
-	if !ip.src.Equal(hostIP) || !ip.dst.Equal(peerIP) || len(udp) < 8 ||
+	udp := ip.Payload
+	if !ip.Src.Equal(hostIP) || !ip.Dst.Equal(peerIP) || len(udp) < 8 ||
 		binary.BigEndian.Uint16(udp[2:]) != 9 || !bytes.Equal(udp[8:], payload) {
-		t.Errorf("UDP datagram %s -> %s: % x; want port 9 and %q", ip.src, ip.dst, udp, payload)
+		t.Errorf("UDP datagram %s -> %s: % x; want port 9 and %q", ip.Src, ip.Dst, udp, payload)
 	}
 	// No offloads: the kernel computed the whole checksum.
 	if !udpChecksumOK(ip) {
@@ -140,16 +140,16 @@ func TestTapDataPath(t *testing.T) {
 		ipv4Packet(protoICMP, peerIP, hostIP, icmpEchoMsg(8, 0x4242, 7, data))))
 	hdr, frame = waitFrame(t, fd, "the ICMP echo reply", func(f []byte) bool {
 		ip, err := parseIPv4Frame(f)
-		return err == nil && ip.proto == protoICMP
+		return err == nil && ip.Proto == protoICMP
 	})
 	checkVnetHdr(t, "ICMP echo reply", hdr)
 	ip, _ = parseIPv4Frame(frame)
-	if !bytes.Equal(frame[0:6], peerMAC) || !ip.src.Equal(hostIP) || !ip.dst.Equal(peerIP) {
+	if !bytes.Equal(frame[0:6], peerMAC) || !ip.Src.Equal(hostIP) || !ip.Dst.Equal(peerIP) {
 		t.Errorf("echo reply %s -> %s to %s, want %s -> %s to %s",
-			ip.src, ip.dst, net.HardwareAddr(frame[0:6]), hostIP, peerIP, peerMAC)
+			ip.Src, ip.Dst, net.HardwareAddr(frame[0:6]), hostIP, peerIP, peerMAC)
 	}
-	if wantICMP := icmpEchoMsg(0, 0x4242, 7, data); !bytes.Equal(ip.payload, wantICMP) {
-		t.Errorf("echo reply ICMP message:\n got % x\nwant % x", ip.payload, wantICMP)
+	if wantICMP := icmpEchoMsg(0, 0x4242, 7, data); !bytes.Equal(ip.Payload, wantICMP) {
+		t.Errorf("echo reply ICMP message:\n got % x\nwant % x", ip.Payload, wantICMP)
 	}
 }
 

@@ -203,8 +203,8 @@ func TestStartUserHelper(t *testing.T) {
 			return false
 		}
 		ip, err := parseIPv4Frame(f)
-		return err == nil && ip.proto == protoTCP && len(ip.payload) >= 20 && ip.dst.Equal(guest) &&
-			binary.BigEndian.Uint16(ip.payload[2:]) == guestPort && ip.payload[13]&0x02 != 0
+		return err == nil && ip.Proto == protoTCP && len(ip.Payload) >= 20 && ip.Dst.Equal(guest) &&
+			binary.BigEndian.Uint16(ip.Payload[2:]) == guestPort && ip.Payload[13]&0x02 != 0
 	})
 
 	// Close: the helper reads end of file and exits 0 by itself.

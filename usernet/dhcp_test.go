@@ -48,8 +48,8 @@ func TestUserDHCPRequestChecks(t *testing.T) {
 	if !nak.yiaddr.Equal(ip4("0.0.0.0")) || nak.opts[optLeaseTime] != nil {
 		t.Errorf("NAK leases %v for % x; want yiaddr 0.0.0.0 and no lease time", nak.yiaddr, nak.opts[optLeaseTime])
 	}
-	if !nak.ip.dst.Equal(net.IPv4bcast) {
-		t.Errorf("NAK sent to %v, want 255.255.255.255", nak.ip.dst)
+	if !nak.ip.Dst.Equal(net.IPv4bcast) {
+		t.Errorf("NAK sent to %v, want 255.255.255.255", nak.ip.Dst)
 	}
 
 	// Another server's offer taken: no answer. The DISCOVER after it
@@ -59,7 +59,7 @@ func TestUserDHCPRequestChecks(t *testing.T) {
 	sendFrame(t, u.FD(), dhcpFrame(testMAC, 0x201, []byte{optMsgType, 1, dhcpDiscover}))
 	offer := awaitFrame(t, u.FD(), "a DHCP reply", func(f []byte) bool {
 		ip, err := parseIPv4Frame(f)
-		return err == nil && ip.proto == protoUDP && len(ip.payload) >= 8+240 && binary.BigEndian.Uint16(ip.payload[2:]) == 68
+		return err == nil && ip.Proto == protoUDP && len(ip.Payload) >= 8+240 && binary.BigEndian.Uint16(ip.Payload[2:]) == 68
 	})
 	if xid := binary.BigEndian.Uint32(offer[ethHdrLen+20+8+4:]); xid != 0x201 {
 		t.Errorf("first DHCP reply is for xid %#x, want the DISCOVER's 0x201 (none for another server's REQUEST)", xid)
@@ -86,8 +86,8 @@ func TestUserDHCPRenew(t *testing.T) {
 	reply := arpPacket(2, testMAC, ip4(GuestIP), net.HardwareAddr(a[8:14]), net.IP(a[14:18]))
 	sendFrame(t, u.FD(), ethFrame(net.HardwareAddr(a[8:14]), testMAC, etherTypeARP, reply))
 	ack := awaitDHCP(t, u.FD(), 0x400)
-	if !ack.ip.dst.Equal(ip4(GuestIP)) {
-		t.Errorf("renewal ACK sent to %v, want %s", ack.ip.dst, GuestIP)
+	if !ack.ip.Dst.Equal(ip4(GuestIP)) {
+		t.Errorf("renewal ACK sent to %v, want %s", ack.ip.Dst, GuestIP)
 	}
 	if !ack.yiaddr.Equal(ip4(GuestIP)) {
 		t.Errorf("renewal acked %v, want %s", ack.yiaddr, GuestIP)

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/govmm/govmm/internal/frametest"
 	"golang.org/x/sys/unix"
 )
 
@@ -103,25 +104,25 @@ func TestUserPingGateway(t *testing.T) {
 	echo := []byte{8, 0, 0, 0, 0x12, 0x34, 0x00, 0x07, 'p', 'i', 'n', 'g'}
 	binary.BigEndian.PutUint16(echo[2:], inetChecksum(echo))
 	sendFrame(t, u.FD(), ethFrame(gw, testMAC, etherTypeIPv4, ipv4Packet(protoICMP, ip4(GuestIP), ip4(GatewayIP), echo)))
-	var reply parsedIPv4
+	var reply frametest.IPv4
 	awaitFrame(t, u.FD(), "an ICMP echo reply", func(f []byte) bool {
 		if answerARP(t, u.FD(), f) {
 			return false
 		}
 		ip, err := parseIPv4Frame(f)
-		if err != nil || ip.proto != protoICMP || len(ip.payload) < 8 || ip.payload[0] != 0 {
+		if err != nil || ip.Proto != protoICMP || len(ip.Payload) < 8 || ip.Payload[0] != 0 {
 			return false
 		}
 		reply = ip
 		return true
 	})
-	if !reply.src.Equal(ip4(GatewayIP)) || !reply.dst.Equal(ip4(GuestIP)) {
-		t.Errorf("echo reply from %v to %v, want %s to %s", reply.src, reply.dst, GatewayIP, GuestIP)
+	if !reply.Src.Equal(ip4(GatewayIP)) || !reply.Dst.Equal(ip4(GuestIP)) {
+		t.Errorf("echo reply from %v to %v, want %s to %s", reply.Src, reply.Dst, GatewayIP, GuestIP)
 	}
-	if inetChecksum(reply.payload) != 0 {
+	if inetChecksum(reply.Payload) != 0 {
 		t.Errorf("echo reply: bad ICMP checksum")
 	}
-	if got := reply.payload[4:]; string(got) != string(echo[4:]) {
+	if got := reply.Payload[4:]; string(got) != string(echo[4:]) {
 		t.Errorf("echo reply carries % x, want % x", got, echo[4:])
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/govmm/govmm/hostnet"
+	"github.com/govmm/govmm/internal/frametest"
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	netipv4 "gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
@@ -113,7 +114,7 @@ func dhcpFrame(mac net.HardwareAddr, xid uint32, opts []byte) []byte {
 // dhcpReply is a server's BOOTREPLY: the IP packet, the fixed fields and
 // the options.
 type dhcpReply struct {
-	ip     parsedIPv4
+	ip     frametest.IPv4
 	yiaddr net.IP
 	chaddr net.HardwareAddr
 	opts   map[byte][]byte
@@ -126,10 +127,10 @@ func awaitDHCP(t *testing.T, fd int, xid uint32) dhcpReply {
 	var r dhcpReply
 	awaitFrame(t, fd, "a DHCP reply", func(f []byte) bool {
 		ip, err := parseIPv4Frame(f)
-		if err != nil || ip.proto != protoUDP || len(ip.payload) < 8+240 {
+		if err != nil || ip.Proto != protoUDP || len(ip.Payload) < 8+240 {
 			return false
 		}
-		u := ip.payload
+		u := ip.Payload
 		if binary.BigEndian.Uint16(u[0:]) != 67 || binary.BigEndian.Uint16(u[2:]) != 68 {
 			return false
 		}
@@ -186,8 +187,8 @@ func checkLease(t *testing.T, r dhcpReply, msgType byte, mac net.HardwareAddr) {
 		t.Errorf("DNS servers % x, want 10.0.2.2 first", got)
 	}
 	// The client has no address and asked for a broadcast reply.
-	if !r.ip.dst.Equal(net.IPv4bcast) {
-		t.Errorf("reply sent to %v, want 255.255.255.255 (broadcast flag)", r.ip.dst)
+	if !r.ip.Dst.Equal(net.IPv4bcast) {
+		t.Errorf("reply sent to %v, want 255.255.255.255 (broadcast flag)", r.ip.Dst)
 	}
 }
 
