@@ -14,7 +14,9 @@ import (
 type busRange struct {
 	name       string
 	base, size uint64
-	dev        bus.Device
+	// end is base+size, for the lookup.
+	end uint64
+	dev bus.Device
 	// accesses and nanos count exits dispatched here and the time spent
 	// in the device (nanos only with stats on).
 	accesses, nanos atomic.Uint64
@@ -90,7 +92,7 @@ func (b *Bus) Register(name string, base, size uint64, dev bus.Device) error {
 			return fmt.Errorf("%s bus: %s at %#x overlaps %s at %#x", b.name, name, base, n.name, n.base)
 		}
 	}
-	r := &busRange{name: name, base: base, size: size, dev: dev}
+	r := &busRange{name: name, base: base, size: size, end: base + size, dev: dev}
 	b.ranges = append(b.ranges, nil)
 	copy(b.ranges[i+1:], b.ranges[i:])
 	b.ranges[i] = r
@@ -99,23 +101,29 @@ func (b *Bus) Register(name string, base, size uint64, dev bus.Device) error {
 
 // find returns the range holding all of [addr, addr+n), or nil.
 func (b *Bus) find(addr uint64, n int) *busRange {
-	lo, hi := 0, len(b.ranges)
+	rs := b.ranges
+	lo, hi := 0, len(rs)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
-		if b.ranges[m].base+b.ranges[m].size <= addr {
+		if rs[m].end <= addr {
 			lo = m + 1
 		} else {
 			hi = m
 		}
 	}
-	if lo == len(b.ranges) {
+	// rs[lo] is the first range that ends after addr, if any.
+	if lo == len(rs) {
 		return nil
 	}
-	r := b.ranges[lo]
-	if addr < r.base || addr-r.base+uint64(n) > r.size {
-		return nil
+	if r := rs[lo]; r.holds(addr, n) {
+		return r
 	}
-	return r
+	return nil
+}
+
+// holds reports whether all of [addr, addr+n) lies in r.
+func (r *busRange) holds(addr uint64, n int) bool {
+	return addr >= r.base && addr-r.base+uint64(n) <= r.size
 }
 
 // Read dispatches a read of len(data) bytes at addr. An access that hits no

@@ -121,12 +121,20 @@ func (m *Machine) createCoalescing() error {
 // a VCPU does after KVM_RUN returns. Nil-safe: a machine without
 // coalescing has a nil coalescer.
 func (c *coalescer) drain() {
-	if c == nil || c.ring.Empty() {
-		// Empty is safe without the lock: a write this VCPU made
-		// before its exit is either still in the ring (not empty) or
-		// was handed back by another drain after it was applied.
-		return
+	if c.pending() {
+		c.drainNow()
 	}
+}
+
+// pending reports whether the ring holds writes. It is safe without the
+// lock: a write this VCPU made before its exit is either still in the ring
+// or was handed back by another drain after it was applied. Small enough
+// to inline, so that the VCPU loop checks it after every exit without a
+// call.
+func (c *coalescer) pending() bool { return c != nil && !c.ring.Empty() }
+
+// drainNow is drain once pending said yes.
+func (c *coalescer) drainNow() {
 	c.mu.Lock()
 	c.drainLocked()
 	c.mu.Unlock()
@@ -156,10 +164,15 @@ func (c *coalescer) drainLocked() {
 // settle follows a change of the UART's transmit mode: it runs on the VCPU
 // that made the change, right after handling that exit (or on the drain
 // timer), outside every device lock.
+//
+// Its check inlines; the work is in settleNow.
 func (c *coalescer) settle() {
-	if c == nil || !c.dirty.Load() {
-		return
+	if c != nil && c.dirty.Load() {
+		c.settleNow()
 	}
+}
+
+func (c *coalescer) settleNow() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.reconcileLocked(); err != nil {
