@@ -235,6 +235,9 @@ func (m *Machine) finish(r Result) {
 // Run runs the guest until it resets, powers off, crashes, or ctx ends. A
 // ctx deadline gives ExitTimeout; a cancelled ctx gives ExitInterrupt.
 func (m *Machine) Run(ctx context.Context) Result {
+	if rawRunAllowed {
+		defer reserveProcs(len(m.vcpus))()
+	}
 	if m.cfg.BeforeRun != nil {
 		if err := m.cfg.BeforeRun(); err != nil {
 			m.finish(Result{Code: ExitError, Reason: err.Error()})

@@ -94,8 +94,15 @@ func (v *vcpu) loop() {
 	defer v.tid.Store(0)
 	m := v.m
 	timed := m.cfg.Stats
+	pace := newPacer(rawRunAllowed)
 	for !m.stopping.Load() {
-		exit, err := v.cpu.Run()
+		var exit *kvm.Exit
+		var err error
+		if pace.raw {
+			exit, err = v.cpu.RunHot()
+		} else {
+			exit, err = v.cpu.Run()
+		}
 		var t0 time.Time
 		if timed {
 			t0 = time.Now()
@@ -103,7 +110,9 @@ func (v *vcpu) loop() {
 		// First, before anything looks at this exit: apply the writes
 		// KVM coalesced, so that a read that exited sees every write
 		// the guest made before it (coalesce.go).
-		m.coalesce.drain()
+		if m.coalesce.pending() {
+			m.coalesce.drainNow()
+		}
 		if err != nil {
 			m.finish(Result{Code: ExitError, Reason: err.Error()})
 			return
@@ -118,6 +127,8 @@ func (v *vcpu) loop() {
 			}
 		}
 		v.stats.count[exit.Reason%kvm.NumExitReasons]++
+		pace.raw = pace.rawNext(exit.Reason)
+		pace.tick()
 	}
 }
 
