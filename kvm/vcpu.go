@@ -49,13 +49,11 @@ func (v *VCPU) Run() (*Exit, error) {
 // in KVM_RUN holds the P until Go's sysmon preempts the goroutine after
 // 10 ms with a signal, which ends RunHot with ExitIntr.
 func (v *VCPU) RunHot() (*Exit, error) {
+	var err error
 	if e := rawIoctl(uintptr(v.fd), ioctlRun); e != 0 {
-		return v.decode(unix.Errno(e))
+		err = unix.Errno(e)
 	}
-	if err := decodeExit(v.run, &v.exit); err != nil {
-		return nil, fmt.Errorf("VCPU %d: %w", v.id, err)
-	}
-	return &v.exit, nil
+	return v.decode(err)
 }
 
 // decode turns KVM_RUN's result into the exit.

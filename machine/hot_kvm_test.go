@@ -19,6 +19,22 @@ type countDevice struct{ n atomic.Uint64 }
 func (*countDevice) Read(_ uint64, data []byte) { clear(data) }
 func (d *countDevice) Write(uint64, []byte)     { d.n.Add(1) }
 
+// countingMachine is a CPL-3 raw machine running img with a countDevice on
+// guests.PIOPort; it is closed when the test ends.
+func countingMachine(t *testing.T, img []byte) (*Machine, *countDevice) {
+	t.Helper()
+	m, err := New(Config{MemSize: 16 << 20, RawImage: img, RawMode: RawUser})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	dev := &countDevice{}
+	if err := m.RegisterPIO("count", guests.PIOPort, 1, dev); err != nil {
+		t.Fatal(err)
+	}
+	return m, dev
+}
+
 // TestHotExitsLeaveTheRuntimeWorking: while a guest makes nothing but port
 // exits (each entered again with kvm.VCPU.RunHot, which keeps the VCPU
 // goroutine's P), garbage collections that stop the world and another
@@ -28,15 +44,7 @@ func TestHotExitsLeaveTheRuntimeWorking(t *testing.T) {
 	requireKVM(t)
 	const n = 20000
 	procs := runtime.GOMAXPROCS(0)
-	m, err := New(Config{MemSize: 16 << 20, RawImage: guests.PIOLoop(n), RawMode: RawUser})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	dev := &countDevice{}
-	if err := m.RegisterPIO("count", guests.PIOPort, 1, dev); err != nil {
-		t.Fatal(err)
-	}
+	m, dev := countingMachine(t, guests.PIOLoop(n))
 	stop := make(chan struct{})
 	var gcs, ticks atomic.Int64
 	go func() {
@@ -92,15 +100,7 @@ func TestRawRunThatDoesNotExitLeavesTheRuntimeWorking(t *testing.T) {
 		t.Fatalf("raw KVM_RUN is off under GODEBUG=%q; this test needs it on", os.Getenv("GODEBUG"))
 	}
 	img := append(outb(guests.PIOPort, 1), guests.Spin...)
-	m, err := New(Config{MemSize: 16 << 20, RawImage: img, RawMode: RawUser})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	dev := &countDevice{}
-	if err := m.RegisterPIO("count", guests.PIOPort, 1, dev); err != nil {
-		t.Fatal(err)
-	}
+	m, dev := countingMachine(t, img)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	done := make(chan Result, 1)

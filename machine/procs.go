@@ -11,9 +11,8 @@ var procsMu sync.Mutex
 
 // reserveProcs adds n Ps to Go's scheduler (GOMAXPROCS) and returns the
 // function that takes them back. A VCPU goroutine keeps its P while its
-// guest runs a hot stretch (vcpu.loop, kvm.VCPU.RunHot); with one P more
-// per VCPU, device goroutines never wait for those, as they never did when
-// every KVM_RUN gave its P up.
+// guest runs a hot stretch (hotpath.go, kvm.VCPU.RunHot); with one P more
+// per VCPU, device goroutines never wait for those.
 func reserveProcs(n int) (release func()) {
 	procsMu.Lock()
 	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + n)
