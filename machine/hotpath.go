@@ -25,18 +25,19 @@ import (
 //     VCPU that exits all the time never reaches the scheduler on its own,
 //     so the loop calls runtime.Gosched itself. That costs a hand-off
 //     between threads (the goroutine is locked to its own), so it is done
-//     as rarely as sysmon allows: once per yieldAfter.
+//     as rarely as sysmon allows: about once per yieldAfter.
+//
+// The loop counts exits to know when a yield is due, and reads the clock
+// only then: a read is a system call on hosts whose clocksource has no
+// vDSO (the nested test host's HPET, where it costs several microseconds).
+// Each yield aims the next one at yieldAfter from the exit rate just seen.
 const (
-	// yieldAfter is the time after which the loop yields: inside
-	// sysmon's 10 ms (forcePreemptNS) by more than lookEvery.
+	// yieldAfter is the aim between two yields: inside sysmon's 10 ms
+	// (forcePreemptNS). A yield that comes late because the guest slowed
+	// down is harmless: sysmon preempts, as it would without the pacer.
 	yieldAfter = 8 * time.Millisecond
-	// lookEvery is about how often the loop reads the clock. Reading it
-	// is a system call on hosts whose clocksource has no vDSO (the nested
-	// test host's HPET), so the loop counts exits between looks and
-	// adapts the count to the exit rate.
-	lookEvery = time.Millisecond
-	// maxLookExits bounds the exits between two looks.
-	maxLookExits = 1 << 12
+	// maxYieldExits bounds the exits between two looks at the clock.
+	maxYieldExits = 1 << 20
 )
 
 // pacer is one VCPU loop's state for the two (loop goroutine only).
@@ -46,18 +47,17 @@ type pacer struct {
 	rawAfter uint64
 	// raw says to enter the guest next with RunHot.
 	raw bool
-	// exits counts exits since the last look at the clock, and lookExits
-	// is how many make the next look due (1 to maxLookExits).
-	exits, lookExits uint32
-	// start is the pacer's zero time; lastLook and turn are the last
-	// look at the clock and the last yield, as durations since start
-	// (time.Since reads only the monotonic clock).
-	start          time.Time
-	lastLook, turn time.Duration
+	// exits counts exits since the last yield; at dueExits the loop
+	// looks at the clock (1 to maxYieldExits).
+	exits, dueExits uint32
+	// start is the pacer's zero time, and turn the last yield as a
+	// duration since start (time.Since reads only the monotonic clock).
+	start time.Time
+	turn  time.Duration
 }
 
 func newPacer(rawOK bool) pacer {
-	p := pacer{start: time.Now(), lookExits: 1}
+	p := pacer{start: time.Now(), dueExits: 1}
 	if rawOK {
 		p.rawAfter = 1<<kvm.ExitIO | 1<<kvm.ExitMMIO
 	}
@@ -68,28 +68,35 @@ func newPacer(rawOK bool) pacer {
 // KVM_RUN. Small enough to inline, as is tick: both run after every exit.
 func (p *pacer) rawNext(r kvm.ExitReason) bool { return r < 64 && p.rawAfter>>r&1 != 0 }
 
-// tick counts an exit and looks at the clock when due.
+// tick counts an exit and looks at the clock when a yield may be due.
 func (p *pacer) tick() {
-	if p.exits++; p.exits >= p.lookExits {
+	if p.exits++; p.exits >= p.dueExits {
 		p.look()
 	}
 }
 
-// look reads the clock, adapts the exits between looks to lookEvery, and
-// yields if the last turn was yieldAfter ago.
+// look reads the clock once. If yieldAfter has passed since the last
+// yield, it yields; either way it aims the next look at yieldAfter after
+// the last yield, at the rate of exits seen since it.
 func (p *pacer) look() {
-	now := time.Since(p.start)
-	switch since := now - p.lastLook; {
-	case since < lookEvery/2 && p.lookExits < maxLookExits:
-		p.lookExits *= 2
-	case since > 2*lookEvery && p.lookExits > 1:
-		p.lookExits /= 2
+	since := max(time.Since(p.start)-p.turn, time.Microsecond)
+	perYield := aim(p.exits, since)
+	if since < yieldAfter {
+		// Early: the exits came faster than the last aim. Aim again.
+		p.dueExits = min(max(perYield, p.exits+1), maxYieldExits)
+		return
 	}
-	p.exits, p.lastLook = 0, now
-	if now-p.turn >= yieldAfter {
-		runtime.Gosched()
-		p.turn = time.Since(p.start)
-	}
+	p.dueExits = perYield
+	p.exits = 0
+	runtime.Gosched()
+	p.turn = time.Since(p.start)
+}
+
+// aim returns how many exits come in yieldAfter at the rate of exits in
+// since, between 1 and maxYieldExits.
+func aim(exits uint32, since time.Duration) uint32 {
+	n := uint64(exits) * uint64(yieldAfter) / uint64(since)
+	return uint32(min(max(n, 1), maxYieldExits))
 }
 
 // hotAllowed reports whether raw KVM_RUN may be used under this GODEBUG.

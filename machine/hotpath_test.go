@@ -45,60 +45,60 @@ func TestPacerRawOnlyAfterPortAndMMIOExits(t *testing.T) {
 
 func TestPacerYieldsOnlyWhenDue(t *testing.T) {
 	p := newPacer(true)
-	p.tick() // the first exit looks at once (lookExits starts at 1)
-	if p.exits != 0 || p.lastLook == 0 {
-		t.Fatalf("first exit: exits %d, last look %v; want a look", p.exits, p.lastLook)
+	p.tick() // the first exit looks at once (dueExits starts at 1)
+	if p.exits != 1 || p.dueExits <= 1 {
+		t.Fatalf("first exit: exits %d, next look at %d; want an early look that aims further", p.exits, p.dueExits)
 	}
-	// Not yet due: the turn stays where it was.
-	p.turn = p.lastLook
-	turn := p.turn
+	// Not yet due: no yield, and the next look is aimed further out.
+	p.turn = time.Since(p.start)
+	p.exits = 10
 	p.look()
-	if p.turn != turn {
-		t.Errorf("yielded %v after the last turn, before yieldAfter (%v)", p.lastLook-turn, yieldAfter)
+	if p.exits != 10 || p.dueExits <= 10 {
+		t.Errorf("early look: exits %d, next look at %d; want no yield and a later look", p.exits, p.dueExits)
 	}
-	// Due: the look yields and starts a new turn.
-	p.turn = time.Since(p.start) - 2*yieldAfter
-	before := p.turn
+	// Due: the look yields, starts a new turn and aims at the rate seen:
+	// 100 exits in 2*yieldAfter make 50 per yieldAfter.
+	before := time.Since(p.start) - 2*yieldAfter
+	p.turn, p.exits = before, 100
 	p.look()
-	if p.turn < before+2*yieldAfter {
-		t.Errorf("no turn taken %v after the last one (turn %v, before %v)", 2*yieldAfter, p.turn, before)
+	if p.turn < before+2*yieldAfter || p.exits != 0 {
+		t.Errorf("due look: turn %v (was %v), exits %d; want a yield", p.turn, before, p.exits)
+	}
+	if p.dueExits < 45 || p.dueExits > 50 {
+		t.Errorf("after 100 exits in %v: next look at %d exits, want about 50", 2*yieldAfter, p.dueExits)
 	}
 }
 
-func TestPacerLooksAboutEveryMillisecond(t *testing.T) {
+func TestAimBounds(t *testing.T) {
+	for _, c := range []struct {
+		exits uint32
+		since time.Duration
+		want  uint32
+	}{
+		{100, yieldAfter / 2, 200},
+		{100, 2 * yieldAfter, 50},
+		{0, yieldAfter, 1},                         // never 0: the next exit looks again
+		{1, time.Hour, 1},                          // slow exits: look at every one
+		{1 << 30, time.Microsecond, maxYieldExits}, // bounded
+	} {
+		if got := aim(c.exits, c.since); got != c.want {
+			t.Errorf("aim(%d, %v) = %d, want %d", c.exits, c.since, got, c.want)
+		}
+	}
+}
+
+func TestPacerTickLooksOnlyWhenDue(t *testing.T) {
 	p := newPacer(true)
-	// Exits far apart: every exit looks.
-	for i := 0; i < 3; i++ {
-		p.lastLook = time.Since(p.start) - 10*lookEvery
-		p.look()
-	}
-	if p.lookExits != 1 {
-		t.Errorf("exits 10 ms apart: a look every %d exits, want 1", p.lookExits)
-	}
-	// Exits close together: the count doubles up to its bound.
-	for i := 0; i < 20; i++ {
-		p.lastLook = time.Since(p.start)
-		p.look()
-	}
-	if p.lookExits != maxLookExits {
-		t.Errorf("exits back to back: a look every %d exits, want %d", p.lookExits, maxLookExits)
-	}
-	// And halves again when they slow down.
-	p.lastLook = time.Since(p.start) - 10*lookEvery
-	p.look()
-	if p.lookExits != maxLookExits/2 {
-		t.Errorf("after a slow stretch: a look every %d exits, want %d", p.lookExits, maxLookExits/2)
-	}
-	// tick looks only when the count is reached.
-	p.exits = 0
-	for i := uint32(1); i < p.lookExits; i++ {
+	p.turn = time.Since(p.start) // no yield due
+	p.exits, p.dueExits = 0, 1000
+	for i := 0; i < 999; i++ {
 		p.tick()
 	}
-	if p.exits != p.lookExits-1 {
-		t.Fatalf("exits %d after %d ticks", p.exits, p.lookExits-1)
+	if p.dueExits != 1000 {
+		t.Fatalf("looked before the count: next look at %d", p.dueExits)
 	}
 	p.tick()
-	if p.exits != 0 {
-		t.Errorf("no look after %d ticks", p.lookExits)
+	if p.dueExits == 1000 {
+		t.Errorf("no look at exit 1000")
 	}
 }
