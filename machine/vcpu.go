@@ -84,9 +84,10 @@ func (v *vcpu) kick() {
 	}
 }
 
-// loop runs the VCPU until the machine stops. It must own its OS thread:
-// KVM requires every KVM_RUN of a VCPU to come from the same thread, and
-// signals are aimed at that thread.
+// loop runs the VCPU until the machine stops. It owns its OS thread: kick
+// and stop aim their signal at that thread, and KVM wants a VCPU's ioctls
+// from one thread (api.rst section 1: after a switch "the first ioctl ...
+// could see a performance impact": kvm_main.c then waits in synchronize_rcu).
 func (v *vcpu) loop() {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
