@@ -268,10 +268,10 @@ func fmtNs(ns float64) string {
 	return fmt.Sprintf("%.0f ns", ns)
 }
 
-// spread formats the range of xs as "lo-hi" (or the one value).
 // fmtRatio formats a ratio as bench.Ratio does.
 func fmtRatio(r float64) string { return bench.Ratio(r, 1) }
 
+// spread formats the range of xs as "lo to hi" (or the one value).
 func spread(xs []float64, f func(float64) string) string {
 	lo, hi := bench.Spread(xs)
 	if len(xs) <= 1 || lo == hi {
